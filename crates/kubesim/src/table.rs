@@ -1,0 +1,1 @@
+//! meta.k8s.io/v1 Table rendering for `kubectl get`.
