@@ -11,13 +11,14 @@
 
 use std::collections::BTreeMap;
 
-use ::charm::{HookTools, Status};
+use ::charm::{Context, HookTools, Status};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
-use service_mesh::{to_python_json, LabelMap, MeshType, LABELS_KEY, MESH_TYPE_KEY};
+use service_mesh::{LabelMap, MeshType, ServiceMeshProvider};
 
+use crate::charm::{Flow, HookError, Lifecycle};
 use crate::names::{self, NameError};
 use crate::reconcile::{Kind, OwnedSet, ReconcileError, Reconciler, Report};
 use crate::waypoint::{
@@ -27,8 +28,6 @@ use crate::waypoint::{
 
 /// The endpoint on which consumers receive the mesh labels.
 pub const SERVICE_MESH_ENDPOINT: &str = "service-mesh";
-/// Ownership scope of the policies the policy path owns (removed with everything else at the end).
-pub const AUTHORIZATION_POLICY_SCOPE: &str = "istio-authorization-policy";
 /// Key of the labels list in the beacon's own-labels ConfigMap (as the Python library writes it).
 const OWN_LABELS_KEY: &str = "labels";
 
@@ -127,16 +126,63 @@ pub fn planned_units(goal_state: &Value) -> Result<u32, MembershipError> {
     u32::try_from(planned).map_err(|_| MembershipError::GoalState("too many units".into()))
 }
 
-/// One membership pass for this hook. Call it in every hook with the planned unit count (from
-/// [`planned_units`]) and leadership:
+/// The membership step of the hook flow (`charm::run_steps`): reads the planned units from
+/// `goal-state`, marks the flow [`Lifecycle::Removing`] at 0, runs [`reconcile_with`] and adds
+/// what it found to the flow's status summary.
+pub async fn reconcile(flow: &mut Flow<'_>) -> Result<(), HookError> {
+    let boxed = |e: MembershipError| HookError::Membership(Box::new(e));
+    let identity =
+        Identity::new(&flow.ctx.model_name, &flow.ctx.app_name).map_err(|e| boxed(e.into()))?;
+    let planned = planned_units(&flow.tools.goal_state()?).map_err(boxed)?;
+    if planned == 0 {
+        flow.lifecycle = Lifecycle::Removing;
+    } else if !flow.is_leader {
+        // Nothing to read or write: the flow reports that this unit stands by.
+        return Ok(());
+    }
+    let reconciler = flow.reconciler().await?;
+    let settings = Settings {
+        model_on_mesh: flow.config.model_on_mesh,
+        manage_authorization_policies: flow.config.manage_authorization_policies,
+    };
+    let outcome = reconcile_with(
+        &reconciler,
+        flow.ctx,
+        flow.tools,
+        &identity,
+        settings,
+        planned,
+        flow.is_leader,
+    )
+    .await
+    .map_err(boxed)?;
+    let r = &outcome.report;
+    if r.wrote() {
+        tracing::info!(
+            created = ?r.created, updated = ?r.updated, deleted = ?r.deleted,
+            "mesh membership reconciled"
+        );
+    }
+    for msg in outcome.blocked {
+        flow.summary.block(msg);
+    }
+    for msg in outcome.waiting {
+        flow.summary.wait(msg);
+    }
+    Ok(())
+}
+
+/// One membership pass for this hook, given the planned unit count (from [`planned_units`]) and
+/// leadership:
 ///
 /// - planned units 0 (the last unit is going): remove everything this beacon owns, on any unit;
 /// - a non-leader: nothing (the leader keeps the cluster in step);
 /// - the leader: put the beacon itself on the mesh, keep the waypoint and its HPA in step with
 ///   the planned units, the namespace labels and model-operator policy with `model-on-mesh`,
 ///   offer the mesh labels to consumers, and read the waypoint's readiness once.
-pub async fn reconcile(
+pub async fn reconcile_with(
     reconciler: &Reconciler,
+    ctx: &Context,
     tools: &dyn HookTools,
     identity: &Identity,
     settings: Settings,
@@ -210,7 +256,13 @@ pub async fn reconcile(
         Err(e) => return Err(e.into()),
     }
 
-    write_consumer_labels(tools, identity, settings.model_on_mesh)?;
+    let labels: LabelMap = identity.consumer_labels(settings.model_on_mesh).into();
+    ServiceMeshProvider::new(SERVICE_MESH_ENDPOINT).publish(
+        ctx,
+        tools,
+        &labels,
+        MeshType::Istio,
+    )?;
 
     if !gateway_missing {
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), &identity.model);
@@ -232,10 +284,11 @@ pub async fn reconcile(
     Ok(outcome)
 }
 
-/// Everything this beacon owns goes: namespace labels it manages, the waypoint and its HPA, the
-/// model-operator policy, every AuthorizationPolicy of the policy path, and the ConfigMap that
-/// remembers its own labels. Safe to run on several units at once (deletes of gone objects are
-/// fine) and to run again.
+/// Everything membership owns goes: namespace labels it manages, the waypoint and its HPA, the
+/// model-operator policy and the ConfigMap that remembers its own labels. (The policy path's
+/// AuthorizationPolicies go in the same hook, in `charm::remove_policies`, because the flow is
+/// then [`Lifecycle::Removing`].) Safe to run on several units at once (deletes of gone objects
+/// are fine) and to run again.
 pub async fn remove_all(
     reconciler: &Reconciler,
     identity: &Identity,
@@ -265,11 +318,6 @@ pub async fn remove_all(
             policy_kind(),
             &identity.model,
             identity.ownership_labels(MODELOPERATOR_POLICY_SCOPE),
-        ),
-        OwnedSet::new(
-            policy_kind(),
-            &identity.model,
-            identity.ownership_labels(AUTHORIZATION_POLICY_SCOPE),
         ),
     ];
     for set in &sets {
@@ -465,25 +513,6 @@ pub fn label_patch(
         }
     }
     (!patch.is_empty()).then_some(patch)
-}
-
-/// Writes `labels` and `mesh_type` (each JSON-encoded, as the Python provider does) into this
-/// application's bag on every `service-mesh` relation. Leader only; Juju does not wake the other
-/// side when a value is set to what it already was.
-pub fn write_consumer_labels(
-    tools: &dyn HookTools,
-    identity: &Identity,
-    model_on_mesh: bool,
-) -> Result<(), MembershipError> {
-    let labels: LabelMap = identity.consumer_labels(model_on_mesh).into();
-    let bag = BTreeMap::from([
-        (LABELS_KEY.to_owned(), to_python_json(&labels)?),
-        (MESH_TYPE_KEY.to_owned(), to_python_json(&MeshType::Istio)?),
-    ]);
-    for id in tools.relation_ids(SERVICE_MESH_ENDPOINT)? {
-        tools.relation_set(&id, &bag, true)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
