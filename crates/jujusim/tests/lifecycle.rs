@@ -1,0 +1,326 @@
+//! Hook order, Kubernetes side effects, leadership, failure and retry, quiescence.
+mod common;
+use common::*;
+
+const NOOP: &str = "true";
+
+#[test]
+fn hook_order_and_kubernetes_objects() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", NOOP);
+    let r = charm(e.dir.path(), "req", REQUIRER_META, "", "", NOOP);
+    deploy(&e, "m", &p, "prov", 2);
+    deploy(&e, "m", &r, "req", 1);
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        hooks_of(&e, "m", "prov/0"),
+        [
+            "install",
+            "cluster-relation-created",
+            "leader-elected",
+            "config-changed",
+            "start",
+            "cluster-relation-joined",
+            "cluster-relation-changed"
+        ]
+    );
+    assert_eq!(
+        hooks_of(&e, "m", "prov/1")[..5],
+        [
+            "install",
+            "cluster-relation-created",
+            "leader-settings-changed",
+            "config-changed",
+            "start"
+        ]
+    );
+    let id = e.ctl.integrate("m", "req", "prov").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let h = hooks_of(&e, "m", "req/0");
+    assert_eq!(
+        h[4..],
+        [
+            "db-relation-created",
+            "db-relation-joined",
+            "db-relation-changed",
+            "db-relation-joined",
+            "db-relation-changed"
+        ]
+    );
+    let runs: Vec<_> = e
+        .ctl
+        .hook_log()
+        .into_iter()
+        .filter(|r| r.unit == "req/0" && r.hook == "db-relation-joined")
+        .map(|r| (r.relation_id, r.remote_unit, r.remote_app))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (Some(id), Some("prov/0".into()), Some("prov".into())),
+            (Some(id), Some("prov/1".into()), Some("prov".into()))
+        ]
+    );
+
+    // Kubernetes objects as Juju creates them.
+    let store = e.kube.store();
+    let svc = store.get("v1", "Service", Some("m"), "prov").unwrap();
+    assert_eq!(svc["spec"]["selector"]["app.kubernetes.io/name"], "prov");
+    store
+        .get("v1", "ServiceAccount", Some("m"), "prov")
+        .unwrap();
+    let sts = store
+        .get("apps/v1", "StatefulSet", Some("m"), "prov")
+        .unwrap();
+    assert_eq!(sts["spec"]["replicas"], 2);
+    let pod = store.get("v1", "Pod", Some("m"), "prov-1").unwrap();
+    assert_eq!(pod["metadata"]["labels"]["app.kubernetes.io/name"], "prov");
+    assert_eq!(pod["spec"]["serviceAccountName"], "prov");
+    store.get("v1", "Namespace", None, "m").unwrap();
+
+    // Removal: departed/broken on both sides, then stop/remove; pod goes.
+    e.ctl.remove_relation("m", "prov:db", "req").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let h = hooks_of(&e, "m", "req/0");
+    assert_eq!(
+        h[h.len() - 3..],
+        [
+            "db-relation-departed",
+            "db-relation-departed",
+            "db-relation-broken"
+        ]
+    );
+    e.ctl.remove_unit("m", "prov/1").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let h = hooks_of(&e, "m", "prov/1");
+    assert_eq!(
+        h[h.len() - 4..],
+        [
+            "cluster-relation-departed",
+            "cluster-relation-broken",
+            "stop",
+            "remove"
+        ]
+    );
+    assert_eq!(
+        store
+            .get("v1", "Pod", Some("m"), "prov-1")
+            .unwrap_err()
+            .code,
+        404
+    );
+    assert_eq!(
+        store
+            .get("apps/v1", "StatefulSet", Some("m"), "prov")
+            .unwrap()["spec"]["replicas"],
+        1
+    );
+    let st = e.ctl.status("m").unwrap();
+    assert_eq!(st.applications["prov"].units.len(), 1);
+    e.ctl.remove_application("m", "req").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert!(!e.ctl.status("m").unwrap().applications.contains_key("req"));
+    assert_eq!(
+        store
+            .get("v1", "Service", Some("m"), "req")
+            .unwrap_err()
+            .code,
+        404
+    );
+    e.ctl.destroy_model("m").unwrap();
+    assert!(e.ctl.models().is_empty());
+}
+
+#[test]
+fn leader_change_on_removal() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", NOOP);
+    deploy(&e, "m", &p, "prov", 3);
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(sh(&e, "m", "prov/0", "is-leader").stdout, "True\n");
+    assert_eq!(
+        sh(&e, "m", "prov/1", "is-leader --format=json").stdout,
+        "false\n"
+    );
+    e.ctl.remove_unit("m", "prov/0").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        sh(&e, "m", "prov/1", "is-leader --format=json").stdout,
+        "true\n"
+    );
+    assert!(hooks_of(&e, "m", "prov/1").contains(&"leader-elected".to_string()));
+    let st = e.ctl.status("m").unwrap();
+    assert!(st.applications["prov"].units["prov/1"].leader);
+    // goal-state shows the planned units only (prov/0 is gone).
+    let gs = sh(&e, "m", "prov/1", "goal-state --format=json").stdout;
+    let v: serde_json::Value = serde_json::from_str(&gs).unwrap();
+    let units: Vec<_> = v["units"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(units, ["prov/1", "prov/2"]);
+    assert!(v["relations"]["cluster"]["prov/2"].is_object());
+}
+
+#[test]
+fn failed_hook_discards_changes_and_is_retried() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let marker = e.dir.path().join("fixed");
+    let p = charm(
+        e.dir.path(),
+        "prov",
+        PROVIDER_META,
+        "",
+        "",
+        &format!(
+            "case \"$HOOK\" in db-relation-joined)
+  relation-set color=blue
+  state-set seen=1
+  open-port 9080/tcp
+  test -e {m} || exit 3;;
+esac",
+            m = marker.display()
+        ),
+    );
+    let r = charm(e.dir.path(), "req", REQUIRER_META, "", "", NOOP);
+    deploy(&e, "m", &p, "prov", 1);
+    deploy(&e, "m", &r, "req", 1);
+    let id = e.ctl.integrate("m", "prov", "req").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let st = e.ctl.status("m").unwrap();
+    let ws = &st.applications["prov"].units["prov/0"].workload_status;
+    assert_eq!(
+        (ws.current.as_str(), ws.message.as_str()),
+        ("error", "hook failed: \"db-relation-joined\"")
+    );
+    assert_eq!(st.applications["prov"].application_status.current, "error");
+    let (_, units) = e.ctl.relation_data("m", id).unwrap();
+    assert!(units.get("prov/0").is_none_or(|b| b.is_empty()));
+    assert_eq!(
+        sh(&e, "m", "prov/0", "state-get --format=json").stdout,
+        "{}\n"
+    );
+    assert_eq!(sh(&e, "m", "prov/0", "opened-ports").stdout, "");
+    let svc = e
+        .kube
+        .store()
+        .get("v1", "Service", Some("m"), "prov")
+        .unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["port"], 65535);
+    // The next run retries once (and fails again, still no changes).
+    e.ctl.run_until_idle().unwrap();
+    let fails = e
+        .ctl
+        .hook_log()
+        .iter()
+        .filter(|h| h.hook == "db-relation-joined" && h.exit_code == 3)
+        .count();
+    assert_eq!(fails, 2);
+    assert_eq!(
+        e.ctl.resolve("m", "req/0").unwrap_err().to_string(),
+        "unit \"req/0\" is not in an error state"
+    );
+    std::fs::write(&marker, "").unwrap();
+    e.ctl.resolve("m", "prov/0").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let st = e.ctl.status("m").unwrap();
+    assert_eq!(
+        st.applications["prov"].units["prov/0"]
+            .workload_status
+            .current,
+        "unknown"
+    );
+    let (_, units) = e.ctl.relation_data("m", id).unwrap();
+    assert_eq!(units["prov/0"]["color"], "blue");
+    assert_eq!(sh(&e, "m", "prov/0", "state-get seen").stdout, "1\n");
+    assert_eq!(sh(&e, "m", "prov/0", "opened-ports").stdout, "9080/tcp\n");
+    let svc = e
+        .kube
+        .store()
+        .get("v1", "Service", Some("m"), "prov")
+        .unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["port"], 9080, "{svc}");
+    // The remote side was told after the commit.
+    let remote: Vec<_> = e
+        .ctl
+        .hook_log()
+        .into_iter()
+        .filter(|h| {
+            h.unit == "req/0"
+                && h.hook == "db-relation-changed"
+                && h.remote_unit.as_deref() == Some("prov/0")
+        })
+        .collect();
+    assert!(remote.len() >= 2, "{remote:?}");
+}
+
+#[test]
+fn resetting_same_value_quiesces() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    // Both sides write on every -changed; only real changes must cause new events.
+    let script = "case \"$HOOK\" in db-relation-*) relation-set v=same; if [ \"$(is-leader)\" = True ]; then relation-set --app w=same; fi;; esac";
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", script);
+    let r = charm(e.dir.path(), "req", REQUIRER_META, "", "", script);
+    deploy(&e, "m", &p, "prov", 2);
+    deploy(&e, "m", &r, "req", 2);
+    e.ctl.integrate("m", "prov", "req").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let n = e.ctl.hook_log().len();
+    assert!(n < 120, "{n} hooks");
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(e.ctl.hook_log().len(), n, "idle stays idle");
+    // App-bag change reaches the remote units as an app-level -changed (no remote unit).
+    assert!(e.ctl.hook_log().iter().any(|h| h.unit == "req/1"
+        && h.hook == "db-relation-changed"
+        && h.remote_unit.is_none()
+        && h.remote_app.as_deref() == Some("prov")));
+}
+
+#[test]
+fn config_trust_and_update_status() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let cfg = "options:\n  port:\n    type: int\n    default: 80\n  name:\n    type: string\n  debug:\n    type: boolean\n    default: false\n";
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, cfg, "", NOOP);
+    deploy(&e, "m", &p, "prov", 1);
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        e.ctl
+            .set_config("m", "prov", &kv(&[("port", "abc")]))
+            .unwrap_err()
+            .to_string(),
+        "option \"port\" expected int, got \"abc\""
+    );
+    assert_eq!(
+        e.ctl
+            .set_config("m", "prov", &kv(&[("nope", "1")]))
+            .unwrap_err()
+            .to_string(),
+        "unknown option \"nope\""
+    );
+    e.ctl
+        .set_config("m", "prov", &kv(&[("port", "8080"), ("debug", "true")]))
+        .unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        hooks_of(&e, "m", "prov/0").last().unwrap(),
+        "config-changed"
+    );
+    let before = e.ctl.hook_log().len();
+    e.ctl
+        .set_config("m", "prov", &kv(&[("port", "8080")]))
+        .unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(e.ctl.hook_log().len(), before, "no change, no hook");
+    e.ctl.update_status(Some("m")).unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(hooks_of(&e, "m", "prov/0").last().unwrap(), "update-status");
+    e.ctl.trust("m", "prov", true).unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        hooks_of(&e, "m", "prov/0").last().unwrap(),
+        "config-changed"
+    );
+    assert!(e.ctl.status("m").unwrap().applications["prov"].trust);
+}
