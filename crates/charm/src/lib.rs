@@ -10,6 +10,7 @@
 pub mod config;
 pub mod context;
 pub mod logging;
+pub mod main_loop;
 pub mod status;
 pub mod testing;
 pub mod tools;
@@ -17,5 +18,6 @@ pub mod tools;
 pub use config::{Config, ConfigError};
 pub use context::{app_of_unit, Context, ContextError, Event, RelationEvent, RelationId};
 pub use logging::{init_logging, init_logging_with_level, JujuLogLayer, LoggingError};
+pub use main_loop::{run, HookResult};
 pub use status::Status;
 pub use tools::{Bag, HookTools, LogLevel, ProcessHookTools, Relation, ToolError};

@@ -135,14 +135,23 @@ impl LabelStore for KubeLabelStore {
             let patch = Value::Object(label_patch(&previous, labels));
             let sts: Api<StatefulSet> = Api::namespaced(self.client.clone(), namespace);
             let body = serde_json::json!({"spec": {"template": {"metadata": {"labels": patch}}}});
-            sts.patch(app, &pp, &Patch::Merge(&body))
-                .await
-                .map_err(|e| Self::api_err(format!("labelling StatefulSet {app}"), e))?;
+            // An object already gone (the application is being removed) has nothing to label.
+            match sts.patch(app, &pp, &Patch::Merge(&body)).await {
+                Ok(_) => {}
+                Err(e) if Self::is_404(&e) => {
+                    tracing::warn!("StatefulSet {app} not found; not labelled")
+                }
+                Err(e) => return Err(Self::api_err(format!("labelling StatefulSet {app}"), e)),
+            }
             let svcs: Api<Service> = Api::namespaced(self.client.clone(), namespace);
             let body = serde_json::json!({"metadata": {"labels": patch}});
-            svcs.patch(app, &pp, &Patch::Merge(&body))
-                .await
-                .map_err(|e| Self::api_err(format!("labelling Service {app}"), e))?;
+            match svcs.patch(app, &pp, &Patch::Merge(&body)).await {
+                Ok(_) => {}
+                Err(e) if Self::is_404(&e) => {
+                    tracing::warn!("Service {app} not found; not labelled")
+                }
+                Err(e) => return Err(Self::api_err(format!("labelling Service {app}"), e)),
+            }
             let record = crate::model::to_python_json(labels)
                 .map_err(|e| LabelError::Config(e.to_string()))?;
             let body = serde_json::json!({"data": {"labels": record}});

@@ -1,0 +1,39 @@
+//! bookinfo-ratings-k8s: the Bookinfo ratings service, on the mesh.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use charm::{Context, HookResult, HookTools, Status};
+use service_mesh::{AppPolicy, Endpoint, Method, ServiceMeshConsumer};
+
+#[path = "../../common/bookinfo.rs"]
+mod bookinfo;
+
+fn mesh() -> ServiceMeshConsumer {
+    ServiceMeshConsumer::new(vec![AppPolicy {
+        relation: "ratings".into(),
+        endpoints: vec![Endpoint {
+            ports: Some(vec![bookinfo::PORT]),
+            methods: Some(vec![Method::Get]),
+            paths: Some(vec!["/health".into(), "/ratings/*".into()]),
+            hosts: None,
+        }],
+        service: None,
+    }
+    .into()])
+}
+
+fn handle(ctx: &Context, tools: &Arc<dyn HookTools>) -> HookResult {
+    let tools = tools.as_ref();
+    if let charm::Event::Action { name } = &ctx.event {
+        return Err(format!("unknown action {name}").into());
+    }
+    bookinfo::publish_url(ctx, tools, "ratings")?;
+    bookinfo::open_port_and_join_mesh(ctx, tools, bookinfo::PORT, &mesh())?;
+    tools.status_set(&Status::active(""), false)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    charm::run(handle)
+}
