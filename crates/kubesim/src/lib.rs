@@ -3,10 +3,13 @@
 //!
 //! See `docs/kubesim.md` for what is emulated and what is not.
 
+mod discovery;
 mod error;
 mod fields;
+mod http;
 mod log;
 mod patch;
+mod proto;
 mod registry;
 mod selector;
 mod server;

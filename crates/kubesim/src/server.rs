@@ -71,17 +71,7 @@ impl Server {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
-                    let app = crate::server::http::router(app_store);
-                    let serve = axum::serve(
-                        listener,
-                        app.into_make_service_with_connect_info::<SocketAddr>(),
-                    )
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.await;
-                    });
-                    if let Err(e) = serve.await {
-                        tracing::error!("kubesim server stopped: {e}");
-                    }
+                    crate::http::serve(listener, app_store, rx).await;
                 });
             })
             .map_err(Error::Runtime)?;
@@ -158,14 +148,5 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-mod http {
-    use crate::store::Store;
-    use axum::Router;
-
-    pub fn router(store: Store) -> Router {
-        Router::new().with_state(store)
     }
 }

@@ -738,9 +738,21 @@ impl Inner {
         key: &str,
         version: &str,
         ns: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
+        self.create_http(key, version, ns, obj, opts)
+            .map(|r| r.object)
+    }
+
+    pub fn create_http(
+        &mut self,
+        key: &str,
+        version: &str,
+        ns: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<WriteResult, ApiError> {
         let def = self.def(key)?;
         Self::check_kind(&def, version, &obj)?;
         Self::set_namespace(&def, ns, &mut obj)?;
@@ -775,10 +787,41 @@ impl Inner {
         let ownership = Ownership::Update {
             manager: manager_or_default(opts),
         };
-        self.commit(&def, version, ns, None, obj, opts, ownership, false)
+        let mut warnings = Vec::new();
+        let object = self.commit_with_warnings(
+            &def,
+            version,
+            ns,
+            None,
+            obj,
+            opts,
+            ownership,
+            false,
+            &mut warnings,
+        )?;
+        Ok(WriteResult {
+            object,
+            created: true,
+            warnings,
+        })
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn update(
+        &mut self,
+        key: &str,
+        version: &str,
+        ns: Option<&str>,
+        name: &str,
+        obj: Value,
+        opts: &WriteOptions,
+        status_sub: bool,
+    ) -> Result<Value, ApiError> {
+        self.update_http(key, version, ns, name, obj, opts, status_sub)
+            .map(|r| r.object)
+    }
+
+    pub fn update_http(
         &mut self,
         key: &str,
         version: &str,
@@ -787,7 +830,7 @@ impl Inner {
         mut obj: Value,
         opts: &WriteOptions,
         status_sub: bool,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<WriteResult, ApiError> {
         let def = self.def(key)?;
         if status_sub && !def.has_status {
             return Err(ApiError::new(
@@ -835,7 +878,8 @@ impl Inner {
         let ownership = Ownership::Update {
             manager: manager_or_default(opts),
         };
-        self.commit(
+        let mut warnings = Vec::new();
+        let object = self.commit_with_warnings(
             &def,
             version,
             ns,
@@ -844,7 +888,13 @@ impl Inner {
             opts,
             ownership,
             status_sub,
-        )
+            &mut warnings,
+        )?;
+        Ok(WriteResult {
+            object,
+            created: false,
+            warnings,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1105,24 +1155,6 @@ impl Inner {
             created: false,
             warnings,
         })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn commit(
-        &mut self,
-        def: &ResourceDef,
-        version: &str,
-        ns: Option<&str>,
-        old: Option<&Value>,
-        new: Value,
-        opts: &WriteOptions,
-        ownership: Ownership,
-        status_sub: bool,
-    ) -> Result<Value, ApiError> {
-        let mut w = Vec::new();
-        self.commit_with_warnings(
-            def, version, ns, old, new, opts, ownership, status_sub, &mut w,
-        )
     }
 
     /// Common path of every write: system fields, validation, ownership, generation, storage.

@@ -5,7 +5,8 @@ use serde_json::json;
 
 fn store() -> Store {
     let s = Store::new();
-    s.install_crd_yaml(ISTIO_AUTHORIZATION_POLICY_CRD).expect("install CRD");
+    s.install_crd_yaml(ISTIO_AUTHORIZATION_POLICY_CRD)
+        .expect("install CRD");
     s.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "m"}}))
         .expect("namespace");
     s
@@ -29,21 +30,55 @@ fn create_get_list_delete_with_metadata() {
     let dup = s.create(policy("p1", "ALLOW")).expect_err("duplicate");
     assert_eq!((dup.code, dup.reason.as_str()), (409, "AlreadyExists"));
     s.create(policy("p2", "DENY")).expect("create p2");
-    let got = s.get("security.istio.io/v1", "AuthorizationPolicy", Some("m"), "p1").expect("get");
+    let got = s
+        .get(
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            Some("m"),
+            "p1",
+        )
+        .expect("get");
     assert_eq!(got["spec"]["action"], json!("ALLOW"));
     let sel = s
-        .list("security.istio.io/v1", "AuthorizationPolicy", Some("m"), Some("app in (p2,zz)"))
+        .list(
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            Some("m"),
+            Some("app in (p2,zz)"),
+        )
         .expect("list");
     assert_eq!(sel.len(), 1);
     assert_eq!(sel[0]["metadata"]["name"], json!("p2"));
     assert_eq!(
-        s.list("security.istio.io/v1beta1", "AuthorizationPolicy", None, None).expect("all")[0]["apiVersion"],
+        s.list(
+            "security.istio.io/v1beta1",
+            "AuthorizationPolicy",
+            None,
+            None
+        )
+        .expect("all")[0]["apiVersion"],
         json!("security.istio.io/v1beta1")
     );
-    s.delete("security.istio.io/v1", "AuthorizationPolicy", Some("m"), "p1").expect("delete");
-    let e = s.get("security.istio.io/v1", "AuthorizationPolicy", Some("m"), "p1").expect_err("gone");
+    s.delete(
+        "security.istio.io/v1",
+        "AuthorizationPolicy",
+        Some("m"),
+        "p1",
+    )
+    .expect("delete");
+    let e = s
+        .get(
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            Some("m"),
+            "p1",
+        )
+        .expect_err("gone");
     assert_eq!(e.code, 404);
-    assert_eq!(e.message, "authorizationpolicies.security.istio.io \"p1\" not found");
+    assert_eq!(
+        e.message,
+        "authorizationpolicies.security.istio.io \"p1\" not found"
+    );
 }
 
 #[test]
@@ -52,21 +87,34 @@ fn missing_namespace_and_invalid_enum() {
     let mut p = policy("p", "ALLOW");
     p["metadata"]["namespace"] = json!("nope");
     let e = s.create(p).expect_err("missing ns");
-    assert_eq!((e.code, e.message.as_str()), (404, "namespaces \"nope\" not found"));
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (404, "namespaces \"nope\" not found")
+    );
     let e = s.create(policy("p", "ALLOWW")).expect_err("invalid");
     assert_eq!(e.code, 422);
     assert_eq!(e.causes[0].field, "spec.action");
-    assert!(e.message.contains("Unsupported value: \"ALLOWW\""), "{}", e.message);
+    assert!(
+        e.message.contains("Unsupported value: \"ALLOWW\""),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn apply_conflicts_and_removal() {
     let s = store();
-    s.apply(policy("p", "ALLOW"), "alice", false).expect("apply");
-    let e = s.apply(policy("p", "DENY"), "bob", false).expect_err("conflict");
+    s.apply(policy("p", "ALLOW"), "alice", false)
+        .expect("apply");
+    let e = s
+        .apply(policy("p", "DENY"), "bob", false)
+        .expect_err("conflict");
     assert_eq!(e.code, 409);
     assert_eq!(e.causes[0].field, ".spec.action");
-    assert_eq!(e.causes[0].message, "conflict with \"alice\" using security.istio.io/v1");
+    assert_eq!(
+        e.causes[0].message,
+        "conflict with \"alice\" using security.istio.io/v1"
+    );
     let forced = s.apply(policy("p", "DENY"), "bob", true).expect("force");
     assert_eq!(forced["spec"]["action"], json!("DENY"));
     // alice stops applying her label: it is removed; bob still applies his copy of it.
@@ -86,7 +134,15 @@ fn namespace_delete_cascades_and_dump_restore() {
     s.create(policy("p", "ALLOW")).expect("create");
     let dump = s.dump();
     s.delete("v1", "Namespace", None, "m").expect("delete ns");
-    assert!(s.list("security.istio.io/v1", "AuthorizationPolicy", None, None).expect("list").is_empty());
+    assert!(s
+        .list("security.istio.io/v1", "AuthorizationPolicy", None, None)
+        .expect("list")
+        .is_empty());
     s.restore(dump).expect("restore");
-    assert_eq!(s.list("security.istio.io/v1", "AuthorizationPolicy", None, None).expect("list").len(), 1);
+    assert_eq!(
+        s.list("security.istio.io/v1", "AuthorizationPolicy", None, None)
+            .expect("list")
+            .len(),
+        1
+    );
 }
