@@ -36,7 +36,7 @@ pub enum MembershipError {
     #[error(transparent)]
     Name(#[from] NameError),
     #[error(transparent)]
-    Reconcile(#[from] ReconcileError),
+    Reconcile(Box<ReconcileError>),
     #[error("{verb} {what}: {source}")]
     Kube {
         verb: &'static str,
@@ -50,6 +50,12 @@ pub enum MembershipError {
     Tool(#[from] ::charm::ToolError),
     #[error("encoding relation data: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<ReconcileError> for MembershipError {
+    fn from(e: ReconcileError) -> Self {
+        MembershipError::Reconcile(Box::new(e))
+    }
 }
 
 impl MembershipError {
