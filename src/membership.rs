@@ -424,48 +424,57 @@ async fn sync_own_labels(
         .unwrap_or_default();
 
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
-    let statefulset = statefulsets.get(app).await.map_err(MembershipError::kube(
-        "get",
-        format!("StatefulSet {ns}/{app}"),
-    ))?;
-    let template_labels = statefulset
-        .spec
-        .template
-        .metadata
-        .and_then(|m| m.labels)
-        .unwrap_or_default();
-    if let Some(patch) = label_patch(&template_labels, desired, &previous) {
-        statefulsets
-            .patch(
-                app,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": {"template": {"metadata": {"labels": patch}}}})),
-            )
-            .await
-            .map_err(MembershipError::kube(
-                "patch",
-                format!("StatefulSet {ns}/{app}"),
-            ))?;
+    // Juju always creates both; if one is missing (the application is being torn down, or a
+    // test cluster without it), there is nothing to label and nothing worth failing the hook.
+    let statefulset = statefulsets
+        .get_opt(app)
+        .await
+        .map_err(MembershipError::kube(
+            "get",
+            format!("StatefulSet {ns}/{app}"),
+        ))?;
+    match statefulset {
+        None => tracing::warn!("StatefulSet {ns}/{app} not found: not labelled"),
+        Some(statefulset) => {
+            let template_labels = statefulset
+                .spec
+                .template
+                .metadata
+                .and_then(|m| m.labels)
+                .unwrap_or_default();
+            if let Some(patch) = label_patch(&template_labels, desired, &previous) {
+                let body = json!({"spec": {"template": {"metadata": {"labels": patch}}}});
+                statefulsets
+                    .patch(app, &PatchParams::default(), &Patch::Merge(body))
+                    .await
+                    .map_err(MembershipError::kube(
+                        "patch",
+                        format!("StatefulSet {ns}/{app}"),
+                    ))?;
+            }
+        }
     }
 
     let services: Api<Service> = Api::namespaced(client.clone(), ns);
     let service = services
-        .get(app)
+        .get_opt(app)
         .await
         .map_err(MembershipError::kube("get", format!("Service {ns}/{app}")))?;
-    let service_labels = service.metadata.labels.unwrap_or_default();
-    if let Some(patch) = label_patch(&service_labels, desired, &previous) {
-        services
-            .patch(
-                app,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {"labels": patch}})),
-            )
-            .await
-            .map_err(MembershipError::kube(
-                "patch",
-                format!("Service {ns}/{app}"),
-            ))?;
+    match service {
+        None => tracing::warn!("Service {ns}/{app} not found: not labelled"),
+        Some(service) => {
+            let service_labels = service.metadata.labels.unwrap_or_default();
+            if let Some(patch) = label_patch(&service_labels, desired, &previous) {
+                let body = json!({"metadata": {"labels": patch}});
+                services
+                    .patch(app, &PatchParams::default(), &Patch::Merge(body))
+                    .await
+                    .map_err(MembershipError::kube(
+                        "patch",
+                        format!("Service {ns}/{app}"),
+                    ))?;
+            }
+        }
     }
 
     if previous != *desired || configmap.is_none() {
