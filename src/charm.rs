@@ -51,10 +51,16 @@ pub enum HookError {
     #[error("cannot build a Kubernetes client: {0}")]
     KubeConfig(String),
     #[error("Kubernetes API: {0}")]
-    Kube(#[from] ReconcileError),
+    Kube(Box<ReconcileError>),
     /// Errors of the membership step, in its own words.
     #[error("{0}")]
     Membership(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<ReconcileError> for HookError {
+    fn from(e: ReconcileError) -> Self {
+        HookError::Kube(Box::new(e))
+    }
 }
 
 /// The charm's config, typed, with the problems found in it.
@@ -220,7 +226,7 @@ pub async fn run_hook(
 
 async fn run_steps(flow: &mut Flow<'_>) -> Result<(), HookError> {
     // --- Mesh membership (issue 5) plugs in here: -----------------------------------------
-    // crate::membership::reconcile(flow).await?;
+    crate::membership::reconcile(flow).await?;
     // ---------------------------------------------------------------------------------------
 
     if flow.lifecycle == Lifecycle::Removing {
