@@ -47,7 +47,11 @@ else echo '[]'; fi"#,
 }
 
 fn run(dir: &Path, dispatch_path: &str, extra: &[(&str, &str)]) -> std::process::Output {
-    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bookinfo-details-k8s"));
     cmd.env_clear()
         .env("PATH", path)
@@ -74,7 +78,11 @@ fn relation_created_writes_the_python_policies_and_opens_the_port() {
             ("JUJU_REMOTE_APP", "istio-beacon-k8s"),
         ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let calls = fs::read_to_string(dir.path().join("calls.log")).unwrap();
     let v: serde_json::Value = serde_json::from_str(VECTORS).unwrap();
     let expected = v["results"][0]["policies_databag"].as_str().unwrap();
@@ -97,7 +105,11 @@ fn relation_created_writes_the_python_policies_and_opens_the_port() {
 fn a_failing_tool_fails_the_hook_with_its_stderr() {
     let dir = tempfile::tempdir().unwrap();
     fake_juju(dir.path());
-    tool(dir.path(), "open-port", "echo 'ERROR port range bad' >&2; exit 1");
+    tool(
+        dir.path(),
+        "open-port",
+        "echo 'ERROR port range bad' >&2; exit 1",
+    );
     let out = run(dir.path(), "hooks/config-changed", &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
