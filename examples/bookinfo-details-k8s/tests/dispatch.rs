@@ -127,3 +127,36 @@ fn no_event_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("JUJU_DISPATCH_PATH is not set"));
 }
+
+#[test]
+fn runs_through_a_hooks_link_without_dispatch_path() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_juju(dir.path());
+    let charm = dir.path().join("charm");
+    fs::create_dir_all(charm.join("hooks")).unwrap();
+    let link = charm.join("hooks").join("upgrade-charm");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_bookinfo-details-k8s"), &link).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(&link)
+        .env_clear()
+        .env("PATH", path)
+        .env("JUJU_UNIT_NAME", "bookinfo-details-k8s/0")
+        .env("JUJU_MODEL_NAME", "bookinfo")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = fs::read_to_string(dir.path().join("calls.log")).unwrap();
+    assert!(
+        calls.contains("juju-log [-l] [DEBUG] [dispatching event=\"upgrade-charm\""),
+        "{calls}"
+    );
+    assert!(calls.contains("open-port [9080/tcp]"), "{calls}");
+}

@@ -72,6 +72,14 @@ fn on_the_mesh_with_python_identical_policies() {
         assert_eq!(e.workload("bookinfo", unit).0, "active");
     }
     e.assert_on_mesh("bookinfo", "bookinfo-details-k8s");
+    // The library's tracing events reached `juju debug-log` through juju-log.
+    let log = e.ctl.debug_log("bookinfo").unwrap();
+    let line = log
+        .iter()
+        .find(|l| l.message.contains("wrote 2 service mesh policies"))
+        .unwrap_or_else(|| panic!("not in debug-log: {log:?}"));
+    assert_eq!(line.level, "INFO");
+    assert_eq!(line.module, "unit.bookinfo-details-k8s/0.juju-log");
     e.assert_port("bookinfo", "bookinfo-details-k8s", 9080);
 
     // The caller goes: only the peers' unit policy stays.
