@@ -22,7 +22,7 @@ pub struct ApiError {
     pub message: String,
     pub causes: Vec<Cause>,
     /// `Status.details` name/group/kind (filled where the real server fills them).
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -46,11 +46,11 @@ impl ApiError {
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
         let gr = qualified(group, plural);
         let mut e = ApiError::new(404, "NotFound", format!("{gr} \"{name}\" not found"));
-        e.details = Some(StatusDetails {
+        e.details = Some(Box::new(StatusDetails {
             name: name.to_string(),
             group: group.to_string(),
             kind: plural.to_string(),
-        });
+        }));
         e
     }
 
@@ -61,11 +61,11 @@ impl ApiError {
             "AlreadyExists",
             format!("{gr} \"{name}\" already exists"),
         );
-        e.details = Some(StatusDetails {
+        e.details = Some(Box::new(StatusDetails {
             name: name.to_string(),
             group: group.to_string(),
             kind: plural.to_string(),
-        });
+        }));
         e
     }
 
@@ -76,11 +76,11 @@ impl ApiError {
             "Conflict",
             format!("Operation cannot be fulfilled on {gr} \"{name}\": {why}"),
         );
-        e.details = Some(StatusDetails {
+        e.details = Some(Box::new(StatusDetails {
             name: name.to_string(),
             group: group.to_string(),
             kind: plural.to_string(),
-        });
+        }));
         e
     }
 
@@ -115,11 +115,11 @@ impl ApiError {
             reason: "Invalid".into(),
             message: format!("{qk} \"{name}\" is invalid: {joined}"),
             causes,
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: name.to_string(),
                 group: group.to_string(),
                 kind: kind.to_string(),
-            }),
+            })),
         }
     }
 

@@ -273,7 +273,7 @@ impl FieldSet {
     }
 }
 
-fn find_item<'v>(items: &'v [Value], elem: &str) -> Option<usize> {
+fn find_item(items: &[Value], elem: &str) -> Option<usize> {
     if let Some(k) = elem.strip_prefix("k:") {
         let want: Map<String, Value> = serde_json::from_str(k).ok()?;
         items

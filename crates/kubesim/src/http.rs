@@ -457,11 +457,11 @@ fn forbidden(rp: &ResPath, verb: &str, scope_ns: &str) -> ApiError {
         rp.plural,
         rp.group,
     ));
-    e.details = Some(crate::error::StatusDetails {
+    e.details = Some(Box::new(crate::error::StatusDetails {
         name: rp.name.clone().unwrap_or_default(),
         group: rp.group.clone(),
         kind: rp.plural.clone(),
-    });
+    }));
     e
 }
 
@@ -487,9 +487,11 @@ fn write_options(
         None | Some("") | Some("Warn") => FieldValidation::Warn,
         Some("Strict") => FieldValidation::Strict,
         Some("Ignore") => FieldValidation::Ignore,
-        Some(other) => return Err(ApiError::bad_request(format!(
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
             "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got \"{other}\""
-        ))),
+        )))
+        }
     };
     let field_manager = match params.get("fieldManager") {
         Some(m) if !m.is_empty() => m.clone(),

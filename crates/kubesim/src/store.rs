@@ -1,7 +1,7 @@
 //! The in-memory object store and every API semantic (create, update, patch, apply, delete, list).
 //! HTTP handlers and the library API both call into `Inner`, so they behave the same.
 
-use crate::error::{qualified, ApiError, Cause};
+use crate::error::{ApiError, Cause};
 use crate::fields::{merge_applied, remove_at, value_at, FieldSet, Types};
 use crate::log::{Fault, RequestRecord};
 use crate::patch;
@@ -821,6 +821,7 @@ impl Inner {
             .map(|r| r.object)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn update_http(
         &mut self,
         key: &str,
@@ -1602,12 +1603,11 @@ fn conflict_error(
     };
     let mut e = ApiError::new(409, "Conflict", msg);
     e.causes = causes;
-    e.details = Some(crate::error::StatusDetails {
+    e.details = Some(Box::new(crate::error::StatusDetails {
         name: name.to_string(),
         group: def.group.clone(),
         kind: def.plural.clone(),
-    });
-    let _ = qualified;
+    }));
     e
 }
 

@@ -154,10 +154,10 @@ fn cell_text(vals: &[Value]) -> String {
         .join(",")
 }
 
-fn columns_and_cells(
-    def: &ResourceDef,
-    version: &str,
-) -> (Vec<Value>, Box<dyn Fn(&Value) -> Vec<Value>>) {
+/// Renders one object's row cells.
+type CellFn = Box<dyn Fn(&Value) -> Vec<Value>>;
+
+fn columns_and_cells(def: &ResourceDef, version: &str) -> (Vec<Value>, CellFn) {
     let name_col = col(
         "Name",
         "string",
