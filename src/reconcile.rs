@@ -53,6 +53,19 @@ impl fmt::Display for Kind {
     }
 }
 
+/// A request the API server answered with a failure status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{verb} {kind} {namespace}/{name} failed: {code} {reason}: {message}")]
+pub struct ApiFailure {
+    pub verb: &'static str,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub code: u16,
+    pub reason: String,
+    pub message: String,
+}
+
 /// Errors talking to the API server. The hook reports them; nothing owned is deleted on error.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -70,16 +83,8 @@ pub enum ReconcileError {
         message: String,
     },
     /// The API server refused a request.
-    #[error("{verb} {kind} {namespace}/{name} failed: {code} {reason}: {message}")]
-    Api {
-        verb: &'static str,
-        kind: String,
-        namespace: String,
-        name: String,
-        code: u16,
-        reason: String,
-        message: String,
-    },
+    #[error("{0}")]
+    Api(Box<ApiFailure>),
     /// The request did not get an answer (connection refused, timeout, bad response).
     #[error("{verb} {kind} in namespace {namespace}: {source}")]
     Transport {
@@ -120,7 +125,7 @@ impl ReconcileError {
                         message: status.message.clone(),
                     };
                 }
-                ReconcileError::Api {
+                ReconcileError::Api(Box::new(ApiFailure {
                     verb,
                     kind: kind.kind().to_owned(),
                     namespace: namespace.to_owned(),
@@ -128,7 +133,7 @@ impl ReconcileError {
                     code: status.code,
                     reason: status.reason.clone(),
                     message: status.message.clone(),
-                }
+                }))
             }
             other => ReconcileError::Transport {
                 verb,

@@ -76,7 +76,10 @@ fn every_vector_passes_the_security_checks_in_its_natural_relation() {
     for case in vectors() {
         let beacon = beacon_of(&case);
         for policy in policies_of(&case) {
-            let target = policy.target_app_name.clone().expect("vectors name the target");
+            let target = policy
+                .target_app_name
+                .clone()
+                .expect("vectors name the target");
             // The beacon's own metrics policy is derived by the beacon; the others come from the
             // target application over service-mesh.
             let kind = if target == beacon.app {
@@ -88,7 +91,12 @@ fn every_vector_passes_the_security_checks_in_its_natural_relation() {
                 origin: origin("service-mesh", 1, &target, kind),
                 policy,
             };
-            assert_eq!(validate(&beacon, &Rules::default(), &c), Ok(()), "{}", case["id"]);
+            assert_eq!(
+                validate(&beacon, &Rules::default(), &c),
+                Ok(()),
+                "{}",
+                case["id"]
+            );
         }
     }
 }
@@ -100,11 +108,21 @@ fn render_all_annotates_origins_and_deduplicates() {
     let p = policies_of(case).remove(0);
     let candidates = vec![
         Candidate {
-            origin: origin("service-mesh", 4, "bookinfo-details-k8s", OriginKind::RelationData),
+            origin: origin(
+                "service-mesh",
+                4,
+                "bookinfo-details-k8s",
+                OriginKind::RelationData,
+            ),
             policy: p.clone(),
         },
         Candidate {
-            origin: origin("service-mesh", 7, "bookinfo-details-k8s", OriginKind::RelationData),
+            origin: origin(
+                "service-mesh",
+                7,
+                "bookinfo-details-k8s",
+                OriginKind::RelationData,
+            ),
             policy: p,
         },
     ];
@@ -135,7 +153,12 @@ fn base_policy() -> Policy {
     .expect("policy")
 }
 
-fn check(policy: Policy, remote_app: &str, cross_model: Option<bool>, rules: &Rules) -> Result<(), Refusal> {
+fn check(
+    policy: Policy,
+    remote_app: &str,
+    cross_model: Option<bool>,
+    rules: &Rules,
+) -> Result<(), Refusal> {
     let beacon = Beacon::new("beacon", "shop");
     let c = Candidate {
         origin: Origin {
@@ -152,8 +175,14 @@ fn check(policy: Policy, remote_app: &str, cross_model: Option<bool>, rules: &Ru
 
 #[test]
 fn a_valid_in_model_entry_is_accepted() {
-    assert_eq!(check(base_policy(), "catalogue", Some(false), &Rules::default()), Ok(()));
-    assert_eq!(check(base_policy(), "catalogue", None, &Rules::default()), Ok(()));
+    assert_eq!(
+        check(base_policy(), "catalogue", Some(false), &Rules::default()),
+        Ok(())
+    );
+    assert_eq!(
+        check(base_policy(), "catalogue", None, &Rules::default()),
+        Ok(())
+    );
 }
 
 #[test]
@@ -295,14 +324,23 @@ fn names_over_253_characters_are_truncated_as_python_does() {
     assert!(short.starts_with("b-m-policy-frontend-shop-catalogue-"));
 }
 
-fn snapshot(endpoint: &str, id: u64, app: &str, data: Result<Vec<(&str, &str)>, &str>) -> RelationSnapshot {
+fn snapshot(
+    endpoint: &str,
+    id: u64,
+    app: &str,
+    data: Result<Vec<(&str, &str)>, &str>,
+) -> RelationSnapshot {
     RelationSnapshot {
         endpoint: endpoint.into(),
         id,
         remote_app: Some(app.into()),
         cross_model: Some(false),
         app_data: data
-            .map(|d| d.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+            .map(|d| {
+                d.into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            })
             .map_err(str::to_owned),
     }
 }
@@ -312,8 +350,18 @@ fn gathering_skips_bad_relations_and_keeps_the_others() {
     let beacon = Beacon::new("beacon", "shop");
     let good = serde_json::to_string(&vec![base_policy()]).expect("json");
     let relations = vec![
-        snapshot("service-mesh", 1, "catalogue", Ok(vec![("policies", good.as_str())])),
-        snapshot("service-mesh", 2, "broken", Ok(vec![("policies", "{not json")])),
+        snapshot(
+            "service-mesh",
+            1,
+            "catalogue",
+            Ok(vec![("policies", good.as_str())]),
+        ),
+        snapshot(
+            "service-mesh",
+            2,
+            "broken",
+            Ok(vec![("policies", "{not json")]),
+        ),
         snapshot("service-mesh", 3, "unreadable", Err("permission denied")),
         snapshot("service-mesh", 4, "quiet", Ok(vec![])),
         snapshot(
@@ -326,7 +374,11 @@ fn gathering_skips_bad_relations_and_keeps_the_others() {
     let g = gather(&beacon, &relations, &[], &[]);
     assert_eq!(g.candidates.len(), 1);
     assert_eq!(g.candidates[0].origin.remote_app, "catalogue");
-    let problem_apps: Vec<_> = g.problems.iter().map(|(o, _)| o.remote_app.as_str()).collect();
+    let problem_apps: Vec<_> = g
+        .problems
+        .iter()
+        .map(|(o, _)| o.remote_app.as_str())
+        .collect();
     assert_eq!(problem_apps, vec!["broken", "unreadable", "half"]);
     assert_eq!(
         g.unreadable,
@@ -361,7 +413,12 @@ fn metrics_scrapers_get_the_beacons_own_unit_policy_resolving_cross_model_caller
     let names: Vec<_> = out
         .objects
         .iter()
-        .map(|o| o["metadata"]["name"].as_str().unwrap_or_default().to_owned())
+        .map(|o| {
+            o["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     // The cross-model caller renders exactly the vector's object.
     let vector = vectors()
@@ -369,12 +426,26 @@ fn metrics_scrapers_get_the_beacons_own_unit_policy_resolving_cross_model_caller
         .find(|c| c["id"] == "beacon-metrics-scrape-cross-model")
         .expect("vector");
     let want = &vector["authorization_policies"][0];
-    assert!(names.contains(&want["metadata"]["name"].as_str().unwrap_or_default().to_owned()));
+    assert!(names.contains(
+        &want["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    ));
     let local = out
         .objects
         .iter()
-        .find(|o| o["spec"]["rules"][0]["from"][0]["source"]["principals"][0] == "cluster.local/ns/bookinfo/sa/local-scraper")
+        .find(|o| {
+            o["spec"]["rules"][0]["from"][0]["source"]["principals"][0]
+                == "cluster.local/ns/bookinfo/sa/local-scraper"
+        })
         .expect("local scraper policy");
-    assert_eq!(local["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"], "istio-beacon-k8s");
-    assert_eq!(local["spec"]["rules"][0]["to"][0]["operation"]["ports"], json!(["15090"]));
+    assert_eq!(
+        local["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"],
+        "istio-beacon-k8s"
+    );
+    assert_eq!(
+        local["spec"]["rules"][0]["to"][0]["operation"]["ports"],
+        json!(["15090"])
+    );
 }

@@ -1,0 +1,498 @@
+//! The beacon binary run as Juju runs it (jujusim: hook environment, hook tools) against kubesim:
+//! relate, change data, break, flip config, lose and regain leadership, API failures, missing CRD,
+//! malformed and hostile data.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Once};
+
+use istio_beacon::render::{policy_name, ORIGIN_ANNOTATION};
+use jujusim::{Controller, ControllerOptions, DeployArgs};
+use serde_json::{json, Value};
+use service_mesh::Policy;
+
+const MODEL: &str = "shop";
+const BEACON: &str = "beacon";
+const AP: (&str, &str) = ("security.istio.io/v1", "AuthorizationPolicy");
+
+/// jujusim's multi-call hook tool, built next to this test binary (Cargo builds a dependency's
+/// binaries only for its own tests, so build it once here; a no-op when fresh).
+fn hook_tool_exe() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let exe = std::env::current_exe().expect("test exe path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "jujusim",
+            "--bin",
+            "jujusim-hook-tool",
+        ]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo");
+        assert!(status.success(), "building jujusim-hook-tool failed");
+    });
+    dir.join("jujusim-hook-tool")
+}
+
+struct Env {
+    ctl: Controller,
+    kube: Arc<kubesim::Server>,
+    dir: tempfile::TempDir,
+}
+
+fn env_with(crds: Vec<String>) -> Env {
+    let kube = Arc::new(
+        kubesim::Server::start(kubesim::Config {
+            crd_yaml: crds,
+            ..kubesim::Config::default()
+        })
+        .expect("kubesim"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctl = Controller::new(ControllerOptions {
+        kube: kube.clone(),
+        hook_tool_exe: hook_tool_exe(),
+        work_dir: dir.path().join("work"),
+    })
+    .expect("controller");
+    ctl.add_model(MODEL).expect("model");
+    ready_waypoint(&kube);
+    Env { ctl, kube, dir }
+}
+
+/// What istiod would do for the beacon's Gateway: a ready waypoint Deployment, so the unit's
+/// status shows the policy path's own summary.
+fn ready_waypoint(kube: &kubesim::Server) {
+    let store = kube.store();
+    let name = format!("{MODEL}-{BEACON}-waypoint");
+    let labels = json!({"gateway.networking.k8s.io/gateway-name": name});
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": MODEL, "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": "istio-proxy", "image": "istio/proxyv2"}]}}},
+    });
+    let created = store.create(deployment).expect("waypoint deployment");
+    let mut with_status = created;
+    with_status["status"] = json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1});
+    store.replace_status(with_status).expect("waypoint status");
+}
+
+fn env() -> Env {
+    env_with(vec![
+        kubesim::ISTIO_AUTHORIZATION_POLICY_CRD.to_owned(),
+        kubesim::GATEWAY_CRD.to_owned(),
+    ])
+}
+
+/// The beacon's charm dir as the build tree gives it: metadata and config from the repository
+/// root, `dispatch` = the compiled binary.
+fn beacon_charm(root: &Path) -> PathBuf {
+    let d = root.join("charms").join("beacon");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["metadata.yaml", "config.yaml"] {
+        std::fs::copy(repo.join(f), d.join(f)).expect("copy charm file");
+    }
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_istio-beacon-k8s"), d.join("dispatch"))
+        .expect("dispatch link");
+    d
+}
+
+/// A workload charm that does nothing by itself: the tests write its bags with `juju exec`.
+fn workload_charm(root: &Path, name: &str, metadata: &str) -> PathBuf {
+    let d = root.join("charms").join(name);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::write(d.join("metadata.yaml"), format!("name: {name}\n{metadata}")).expect("meta");
+    let p = d.join("dispatch");
+    std::fs::write(&p, "#!/bin/sh\nstatus-set active ready\n").expect("dispatch");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    d
+}
+
+const MESH_CONSUMER: &str = "requires:\n  service-mesh:\n    interface: service_mesh\n";
+const SCRAPER: &str = "requires:\n  metrics-endpoint:\n    interface: prometheus_scrape\n";
+
+fn deploy(e: &Env, charm: &Path, app: &str, units: u32, trust: bool) {
+    let mut a = DeployArgs::new(charm);
+    a.app = Some(app.to_owned());
+    a.units = units;
+    a.trust = trust;
+    e.ctl.deploy(MODEL, a).expect("deploy");
+}
+
+fn setup(e: &Env, workloads: &[&str]) {
+    let beacon = beacon_charm(e.dir.path());
+    deploy(e, &beacon, BEACON, 1, true);
+    for w in workloads {
+        let c = workload_charm(e.dir.path(), w, MESH_CONSUMER);
+        deploy(e, &c, w, 1, false);
+        e.ctl
+            .integrate(
+                MODEL,
+                &format!("{BEACON}:service-mesh"),
+                &format!("{w}:service-mesh"),
+            )
+            .expect("integrate");
+    }
+    e.ctl.run_until_idle().expect("idle");
+}
+
+/// As the workload's leader: `relation-set --app policies=<raw>` on its service-mesh relation.
+fn write_policies(e: &Env, app: &str, raw: &str) {
+    let unit = format!("{app}/0");
+    let ids = e
+        .ctl
+        .exec(
+            MODEL,
+            &unit,
+            &["relation-ids".into(), "service-mesh".into()],
+        )
+        .expect("relation-ids");
+    let id = ids
+        .stdout
+        .lines()
+        .next()
+        .expect("one relation")
+        .trim()
+        .to_owned();
+    let out = e
+        .ctl
+        .exec(
+            MODEL,
+            &unit,
+            &[
+                "relation-set".into(),
+                "-r".into(),
+                id,
+                "--app".into(),
+                format!("policies={raw}"),
+            ],
+        )
+        .expect("relation-set");
+    assert_eq!(out.code, 0, "relation-set: {}", out.stderr);
+    e.ctl.run_until_idle().expect("idle");
+}
+
+/// The policy the consumer library writes for `target` opening `port` to `source`.
+fn policy(source: &str, target: &str, port: u16) -> Policy {
+    serde_json::from_value(json!({
+        "source_namespace": MODEL, "source_app_name": source,
+        "target_namespace": MODEL, "target_app_name": target,
+        "target_selector_labels": null, "target_service": null, "target_type": "app",
+        "endpoints": [{"hosts": null, "ports": [port], "methods": ["GET"], "paths": ["/api/*"]}]
+    }))
+    .expect("policy")
+}
+
+fn bag(policies: &[Policy]) -> String {
+    service_mesh::to_python_json(policies).expect("json")
+}
+
+fn name_of(p: &Policy) -> String {
+    policy_name(BEACON, MODEL, p)
+}
+
+fn policies_in_cluster(e: &Env) -> BTreeMap<String, Value> {
+    e.kube
+        .store()
+        .list(AP.0, AP.1, Some(MODEL), None)
+        .expect("list")
+        .into_iter()
+        .map(|o| {
+            (
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                o,
+            )
+        })
+        .collect()
+}
+
+fn names(e: &Env) -> Vec<String> {
+    policies_in_cluster(e).into_keys().collect()
+}
+
+fn unit_status(e: &Env, unit: &str) -> (String, String) {
+    let st = serde_json::to_value(e.ctl.status(MODEL).expect("status")).expect("json");
+    let app = unit.split('/').next().unwrap_or_default();
+    let u = &st["applications"][app]["units"][unit];
+    let ws = &u["workload-status"];
+    (
+        ws["current"].as_str().unwrap_or_default().to_owned(),
+        ws["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[test]
+fn relate_change_and_break_follow_the_relation_data() {
+    let e = env();
+    setup(&e, &["catalogue"]);
+    assert!(names(&e).is_empty(), "no policies before any data");
+
+    let p1 = policy("frontend", "catalogue", 8080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p1)));
+    let live = policies_in_cluster(&e);
+    assert_eq!(live.keys().cloned().collect::<Vec<_>>(), vec![name_of(&p1)]);
+    let obj = &live[&name_of(&p1)];
+    assert_eq!(
+        obj["spec"]["targetRefs"],
+        json!([{"group": "", "kind": "Service", "name": "catalogue"}])
+    );
+    assert_eq!(
+        obj["spec"]["rules"][0]["from"][0]["source"]["principals"],
+        json!(["cluster.local/ns/shop/sa/frontend"])
+    );
+    assert_eq!(
+        obj["metadata"]["labels"],
+        json!({"app.kubernetes.io/instance": "shop-beacon", "kubernetes-resource-handler-scope": "istio-authorization-policy"})
+    );
+    assert!(obj["metadata"]["annotations"][ORIGIN_ANNOTATION]
+        .as_str()
+        .is_some_and(|s| s.starts_with("service-mesh:")));
+    assert_eq!(
+        unit_status(&e, "beacon/0"),
+        ("active".into(), "1 authorization policy".into())
+    );
+
+    // Change: a new port is a new policy; the old one goes.
+    let p2 = policy("frontend", "catalogue", 9090);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p2)));
+    assert_eq!(names(&e), vec![name_of(&p2)]);
+
+    // A hook with nothing to change writes nothing.
+    e.kube.store().clear_request_log();
+    e.ctl.update_status(Some(MODEL)).expect("update-status");
+    e.ctl.run_until_idle().expect("idle");
+    let writes: Vec<_> = e
+        .kube
+        .store()
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("authorizationpolicies") && r.verb != "list" && r.verb != "get")
+        .collect();
+    assert!(writes.is_empty(), "no-op hook wrote: {writes:?}");
+
+    // Break.
+    e.ctl
+        .remove_relation(
+            MODEL,
+            &format!("{BEACON}:service-mesh"),
+            "catalogue:service-mesh",
+        )
+        .expect("remove relation");
+    e.ctl.run_until_idle().expect("idle");
+    assert!(names(&e).is_empty(), "policies removed with the relation");
+    assert_eq!(
+        unit_status(&e, "beacon/0"),
+        ("active".into(), "0 authorization policies".into())
+    );
+}
+
+#[test]
+fn flipping_manage_authorization_policies_removes_and_restores() {
+    let e = env();
+    setup(&e, &["catalogue"]);
+    let p = policy("frontend", "catalogue", 8080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p)));
+    assert_eq!(names(&e), vec![name_of(&p)]);
+
+    let set = |v: &str| {
+        e.ctl
+            .set_config(
+                MODEL,
+                BEACON,
+                &BTreeMap::from([("manage-authorization-policies".to_owned(), v.to_owned())]),
+            )
+            .expect("config");
+        e.ctl.run_until_idle().expect("idle");
+    };
+    set("false");
+    assert!(names(&e).is_empty());
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "active");
+    assert!(msg.contains("not managed"), "{msg}");
+    set("true");
+    assert_eq!(names(&e), vec![name_of(&p)]);
+}
+
+#[test]
+fn only_the_leader_reconciles_and_a_new_leader_takes_over() {
+    let e = env();
+    let beacon = beacon_charm(e.dir.path());
+    deploy(&e, &beacon, BEACON, 2, true);
+    let c = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
+    deploy(&e, &c, "catalogue", 1, false);
+    e.ctl
+        .integrate(MODEL, "beacon:service-mesh", "catalogue:service-mesh")
+        .expect("integrate");
+    e.ctl.run_until_idle().expect("idle");
+    let p = policy("frontend", "catalogue", 8080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p)));
+    assert_eq!(names(&e), vec![name_of(&p)]);
+
+    let standby = (
+        "active".to_owned(),
+        "Backup unit; standing by for leader takeover".to_owned(),
+    );
+    assert_eq!(unit_status(&e, "beacon/1"), standby);
+    assert_eq!(unit_status(&e, "beacon/0").0, "active");
+
+    // The leader goes; beacon/1 is elected and keeps policies in step.
+    e.ctl.remove_unit(MODEL, "beacon/0").expect("remove leader");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(
+        unit_status(&e, "beacon/1"),
+        ("active".into(), "1 authorization policy".into())
+    );
+    let p2 = policy("frontend", "catalogue", 7070);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p2)));
+    assert_eq!(names(&e), vec![name_of(&p2)]);
+
+    // A new unit joins as a non-leader and stands by.
+    e.ctl.add_unit(MODEL, BEACON, 1).expect("add unit");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(unit_status(&e, "beacon/2"), standby);
+    assert_eq!(names(&e), vec![name_of(&p2)]);
+}
+
+#[test]
+fn an_api_failure_fails_the_hook_keeps_everything_and_the_retry_converges() {
+    let e = env();
+    setup(&e, &["catalogue"]);
+    let p1 = policy("frontend", "catalogue", 8080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p1)));
+    assert_eq!(names(&e), vec![name_of(&p1)]);
+
+    // The next write to AuthorizationPolicies fails.
+    let p2 = policy("frontend", "catalogue", 9090);
+    e.kube.store().inject_fault(kubesim::Fault::status(
+        "apply",
+        "*authorizationpolicies*",
+        1,
+        500,
+    ));
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p2)));
+    let (st, _) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "error", "the hook failed");
+    assert_eq!(names(&e), vec![name_of(&p1)], "nothing owned was lost");
+
+    // Juju retries the failed hook; this time the API answers.
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(names(&e), vec![name_of(&p2)]);
+    assert_eq!(
+        unit_status(&e, "beacon/0"),
+        ("active".into(), "1 authorization policy".into())
+    );
+}
+
+#[test]
+fn hostile_and_malformed_data_is_refused_while_other_policies_stay() {
+    let e = env();
+    setup(&e, &["catalogue", "intruder"]);
+    let good = policy("frontend", "catalogue", 8080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&good)));
+    assert_eq!(names(&e), vec![name_of(&good)]);
+
+    // The intruder's own legitimate policy, plus entries trying to open other doors.
+    let own = policy("frontend", "intruder", 8080);
+    let mut other_ns = policy("frontend", "intruder", 22);
+    other_ns.target_namespace = "kube-system".into();
+    let other_door = policy("intruder", "catalogue", 5432);
+    let mut wildcard = policy("frontend", "intruder", 443);
+    wildcard.source_app_name = "*".into();
+    write_policies(
+        &e,
+        "intruder",
+        &bag(&[own.clone(), other_ns, other_door, wildcard]),
+    );
+    let mut want = vec![name_of(&good), name_of(&own)];
+    want.sort();
+    assert_eq!(names(&e), want, "only legitimate entries applied");
+    assert!(e
+        .kube
+        .store()
+        .list(AP.0, AP.1, Some("kube-system"), None)
+        .map(|l| l.is_empty())
+        .unwrap_or(true));
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked");
+    assert!(msg.contains("refused 3 policy entries"), "{msg}");
+    assert!(msg.contains("(app intruder)"), "{msg}");
+    let log = e.ctl.debug_log(MODEL).expect("debug-log");
+    let refusals = log
+        .iter()
+        .filter(|l| format!("{l:?}").contains("refused policy data from relation service-mesh:"))
+        .count();
+    assert_eq!(refusals, 3, "each refusal is logged naming the relation");
+
+    // Invalid JSON: the intruder's relation is skipped, and what it had is kept (nothing is
+    // deleted because a read failed); the other relation's policy stays.
+    write_policies(&e, "intruder", "[{not json");
+    assert_eq!(names(&e), want);
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked");
+    assert!(msg.contains("not valid JSON"), "{msg}");
+
+    // Fixed data: active again.
+    write_policies(&e, "intruder", &bag(std::slice::from_ref(&own)));
+    assert_eq!(names(&e), want);
+    assert_eq!(
+        unit_status(&e, "beacon/0"),
+        ("active".into(), "2 authorization policies".into())
+    );
+}
+
+#[test]
+fn metrics_scrapers_may_reach_the_beacon_on_15090() {
+    let e = env();
+    setup(&e, &[]);
+    let s = workload_charm(e.dir.path(), "scraper", SCRAPER);
+    deploy(&e, &s, "scraper", 1, false);
+    e.ctl
+        .integrate(MODEL, "beacon:metrics-endpoint", "scraper:metrics-endpoint")
+        .expect("integrate");
+    e.ctl.run_until_idle().expect("idle");
+    let live = policies_in_cluster(&e);
+    assert_eq!(live.len(), 1, "{live:?}");
+    let obj = live.values().next().expect("one");
+    assert_eq!(
+        obj["spec"]["selector"],
+        json!({"matchLabels": {"app.kubernetes.io/name": "beacon"}})
+    );
+    assert_eq!(
+        obj["spec"]["rules"][0],
+        json!({"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/scraper"]}}],
+               "to": [{"operation": {"ports": ["15090"]}}]})
+    );
+}
+
+#[test]
+fn a_missing_crd_blocks_with_a_clear_message() {
+    let e = env_with(vec![kubesim::GATEWAY_CRD.to_owned()]);
+    setup(&e, &["catalogue"]);
+    write_policies(
+        &e,
+        "catalogue",
+        &bag(&[policy("frontend", "catalogue", 8080)]),
+    );
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked");
+    assert!(msg.contains("AuthorizationPolicy CRD"), "{msg}");
+}
