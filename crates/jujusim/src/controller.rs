@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -161,6 +161,64 @@ pub(crate) struct Inner {
     pub tools_dir: PathBuf,
     pub socket: PathBuf,
     pub ns_tokens: HashMap<String, String>,
+    pub hook_timeout: Duration,
+}
+
+/// A hook still running after this is killed and counts as failed (exit code 124);
+/// Juju has no such limit, but a simulator must not hang.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs a child to completion (or kills it after `timeout`): (exit code, stdout, stderr).
+fn run_with_timeout(mut cmd: Command, timeout: Duration) -> std::io::Result<(i32, String, String)> {
+    use std::io::Read;
+    let mut child = cmd.spawn()?;
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    // Readers report through channels so that a killed hook whose own children still
+    // hold the pipes open cannot block us.
+    let (tx_out, rx_out) = std::sync::mpsc::channel();
+    let (tx_err, rx_err) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.read_to_end(&mut b);
+        }
+        let _ = tx_out.send(b);
+    });
+    std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.read_to_end(&mut b);
+        }
+        let _ = tx_err.send(b);
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    // Once the hook process is gone its output is in the pipe buffers; anything still
+    // holding the pipes open (a background child) is not waited for long.
+    let wait = Duration::from_secs(if timed_out { 0 } else { 2 });
+    let stdout =
+        String::from_utf8_lossy(&rx_out.recv_timeout(wait).unwrap_or_default()).into_owned();
+    let mut stderr =
+        String::from_utf8_lossy(&rx_err.recv_timeout(wait).unwrap_or_default()).into_owned();
+    let code = if timed_out {
+        stderr.push_str(&format!("hook killed after {}s\n", timeout.as_secs()));
+        124
+    } else {
+        status.code().unwrap_or(-1)
+    };
+    Ok((code, stdout, stderr))
 }
 
 /// Max hook runs in one `run_until_idle` before declaring a hook loop.
@@ -269,6 +327,7 @@ impl Controller {
             tools_dir,
             socket: socket.clone(),
             ns_tokens: HashMap::new(),
+            hook_timeout: DEFAULT_HOOK_TIMEOUT,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let server = {
@@ -289,6 +348,11 @@ impl Controller {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         lock(&self.inner)
+    }
+
+    /// Changes the hook timeout (default [`DEFAULT_HOOK_TIMEOUT`]).
+    pub fn set_hook_timeout(&self, timeout: Duration) {
+        self.lock().hook_timeout = timeout;
     }
 
     /// Path of the agent socket (`JUJU_AGENT_SOCKET_ADDRESS` in hooks).
@@ -485,7 +549,7 @@ impl Controller {
             .and_then(|(a, n)| Some((a.to_string(), n.parse::<u32>().ok()?)))
             .ok_or_else(|| Error::juju(format!("invalid unit name \"{unit}\"")))?;
         let a = g.app(model, &app)?;
-        if !a.units.get(&n).is_some_and(|u| !u.dying) {
+        if a.units.get(&n).is_none_or(|u| u.dying) {
             return Err(Error::NotFound(format!("unit \"{unit}\" not found")));
         }
         g.remove_unit_internal(model, &app, n);
@@ -794,7 +858,7 @@ impl Controller {
         let path = path.rsplit_once('/').map(|(_, p)| p).unwrap_or(path);
         let (omodel, oname) = path
             .split_once('.')
-            .ok_or_else(|| Error::juju(format!("application offer URL is missing model")))?;
+            .ok_or_else(|| Error::juju("application offer URL is missing model"))?;
         let exists = g
             .state
             .models
@@ -1340,16 +1404,13 @@ impl Controller {
         let started = now();
         let t0 = Instant::now();
         tracing::debug!(unit = %unit_name, hook = %hook_name, "running hook");
-        let output = cmd.spawn().and_then(|c| c.wait_with_output());
+        let timeout = self.lock().hook_timeout;
+        let output = run_with_timeout(cmd, timeout);
         let duration_ms = t0.elapsed().as_millis() as u64;
         let mut g = self.lock();
         let ctx = g.contexts.remove(&ctx_id);
         let (code, stdout, stderr) = match output {
-            Ok(o) => (
-                o.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            ),
+            Ok(o) => o,
             Err(e) => (127, String::new(), format!("cannot run {hook_name}: {e}\n")),
         };
         let log_ctx = HookCtx {

@@ -18,11 +18,12 @@ pub use charm::{ActionSpec, CharmMeta, ConfigOption, EndpointSpec, Role};
 pub use client::{hook_tool_main, ToolRequest, ToolResponse, TOOL_NAMES};
 pub use controller::{
     ActionResult, Controller, ControllerOptions, DeployArgs, ExecOutput, HookRun, LogLine,
+    RelationId, DEFAULT_HOOK_TIMEOUT,
 };
 pub use error::Error;
 pub use status::{
-    AppStatus, ModelInfo, ModelStatus, OfferStatus, RelationStatus, SaasStatus, StatusValue,
-    UnitStatus,
+    AppStatus, EndpointStatus, ModelInfo, ModelStatus, OfferStatus, RelatedApp, RelationStatus,
+    SaasStatus, StatusValue, UnitStatus,
 };
 
 /// Result alias used across the crate.

@@ -359,7 +359,7 @@ fn relation_flag(inner: &Inner, ctx: &HookCtx, p: &Parsed) -> Result<u64, Fail> 
     }
 }
 
-fn rel<'a>(inner: &'a Inner, uid: u64) -> Result<&'a Relation, Fail> {
+fn rel(inner: &Inner, uid: u64) -> Result<&Relation, Fail> {
     inner
         .state
         .relations
@@ -438,7 +438,7 @@ fn relation_list(inner: &mut Inner, ctx: &mut HookCtx, a: &[String]) -> Out {
         .get(&me)
         .map(|s| s.iter().map(|u| r.unit_view(&ctx.model, u)).collect())
         .unwrap_or_default();
-    units.sort_by(|x, y| natural(x).cmp(&natural(y)));
+    units.sort_by_key(|x| natural(x));
     Ok(render(
         fmt,
         &Value::Array(units.into_iter().map(Value::String).collect()),

@@ -324,3 +324,30 @@ fn config_trust_and_update_status() {
     );
     assert!(e.ctl.status("m").unwrap().applications["prov"].trust);
 }
+
+#[test]
+fn hung_hook_is_killed_after_timeout() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(
+        e.dir.path(),
+        "slow",
+        "",
+        "",
+        "",
+        "if [ \"$HOOK\" = install ]; then sleep 3; fi",
+    );
+    deploy(&e, "m", &p, "slow", 1);
+    e.ctl
+        .set_hook_timeout(std::time::Duration::from_millis(300));
+    e.ctl.run_until_idle().unwrap();
+    let h = e.ctl.hook_log();
+    assert_eq!((h[0].hook.as_str(), h[0].exit_code), ("install", 124));
+    let st = e.ctl.status("m").unwrap();
+    assert_eq!(
+        st.applications["slow"].units["slow/0"]
+            .workload_status
+            .message,
+        "hook failed: \"install\""
+    );
+}
