@@ -1236,7 +1236,7 @@ impl Controller {
         action: Option<(String, ActionCtx)>,
         exec: Option<(String, Vec<String>)>,
     ) -> Result<ProcResult> {
-        let (mut cmd, ctx_id, hook_name, model, unit_name, rel_id, remote_unit, remote_app) = {
+        let (cmd, ctx_id, hook_name, model, unit_name, rel_id, remote_unit, remote_app) = {
             let mut g = self.lock();
             let (model, app, n) = split_unit_key(key)
                 .map(|(m, a, n)| (m.to_string(), a.to_string(), n))
