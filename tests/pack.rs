@@ -204,3 +204,98 @@ fn pack_refuses_what_is_not_an_elf_binary() {
     assert!(matches!(err, xtask::PackError::NotElf { .. }), "{err}");
     assert!(!out.exists(), "nothing written on failure");
 }
+
+/// jujusim's multi-call hook tool, built next to this test binary (Cargo builds a dependency's
+/// binaries only for its own tests, so build it once here; a no-op when fresh).
+fn hook_tool_exe() -> PathBuf {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    let exe = std::env::current_exe().expect("test exe path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "jujusim",
+            "--bin",
+            "jujusim-hook-tool",
+        ]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo");
+        assert!(status.success(), "building jujusim-hook-tool failed");
+    });
+    dir.join("jujusim-hook-tool")
+}
+
+/// Deploys `charm` (a `.charm` zip or a directory) as `app` in a fresh model and returns the
+/// unit's workload status and the waypoint Gateway the charm created, if any.
+fn deploy_in_jujusim(charm: &Path, app: &str) -> (String, String, Option<serde_json::Value>) {
+    let kube = std::sync::Arc::new(
+        kubesim::Server::start(kubesim::Config {
+            crd_yaml: vec![
+                kubesim::ISTIO_AUTHORIZATION_POLICY_CRD.to_owned(),
+                kubesim::GATEWAY_CRD.to_owned(),
+            ],
+            ..kubesim::Config::default()
+        })
+        .expect("kubesim"),
+    );
+    let work = tempfile::tempdir().expect("tempdir");
+    let ctl = jujusim::Controller::new(jujusim::ControllerOptions {
+        kube: kube.clone(),
+        hook_tool_exe: hook_tool_exe(),
+        work_dir: work.path().join("work"),
+    })
+    .expect("controller");
+    ctl.add_model("pack").expect("model");
+    let mut args = jujusim::DeployArgs::new(charm);
+    args.app = Some(app.to_owned());
+    args.trust = true;
+    ctl.deploy("pack", args).expect("deploy");
+    ctl.run_until_idle().expect("idle");
+    let status = ctl.status("pack").expect("status");
+    let unit = &status.applications[app].units[&format!("{app}/0")];
+    let gateway = kube
+        .store()
+        .get(
+            "gateway.networking.k8s.io/v1",
+            "Gateway",
+            Some("pack"),
+            &format!("pack-{app}-waypoint"),
+        )
+        .ok();
+    (
+        unit.workload_status.current.clone(),
+        unit.workload_status.message.clone(),
+        gateway,
+    )
+}
+
+#[test]
+fn the_packed_charm_deploys_from_its_charm_file_and_unpacked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let charm = pack_into(dir.path());
+    let unpacked = dir.path().join("unpacked");
+    xtask::unpack(&charm, &unpacked).expect("unpack");
+    for (what, path) in [
+        (".charm file", charm.as_path()),
+        ("unpacked directory", unpacked.as_path()),
+    ] {
+        let (current, message, gateway) = deploy_in_jujusim(path, "beacon");
+        // The charm ran its hooks: it made its waypoint and says what it waits for.
+        assert!(gateway.is_some(), "{what}: no waypoint Gateway");
+        assert_eq!(current, "waiting", "{what}: {message}");
+        assert!(
+            message.starts_with("waypoint not ready"),
+            "{what}: {message}"
+        );
+    }
+}
