@@ -17,7 +17,9 @@ pub mod tools;
 
 pub use config::{Config, ConfigError};
 pub use context::{app_of_unit, Context, ContextError, Event, RelationEvent, RelationId};
-pub use logging::{init_logging, init_logging_with_level, JujuLogLayer, LoggingError};
+pub use logging::{
+    default_filter, init_logging, init_logging_with_level, JujuLogLayer, LoggingError,
+};
 pub use main_loop::{run, HookResult};
 pub use status::Status;
 pub use tools::{Bag, HookTools, LogLevel, ProcessHookTools, Relation, ToolError};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 use tracing_subscriber::Layer;
 
@@ -87,13 +87,40 @@ impl<S: Subscriber> Layer<S> for JujuLogLayer {
 #[error("could not install the juju-log tracing subscriber: {0}")]
 pub struct LoggingError(String);
 
-/// Install a global subscriber forwarding events at `max_level` and above to `juju-log`.
+/// HTTP and runtime crates log every connection at DEBUG/TRACE; in `juju debug-log` that drowns
+/// the charm's own lines, so they are forwarded from WARN up only.
+const QUIET_TARGETS: [&str; 10] = [
+    "hyper",
+    "hyper_util",
+    "h2",
+    "tower",
+    "tower_http",
+    "kube_client",
+    "rustls",
+    "mio",
+    "tokio",
+    "want",
+];
+
+/// The filter [`init_logging_with_level`] uses: `max_level` for the charm, WARN (or less if
+/// `max_level` is stricter) for the noisy dependencies.
+pub fn default_filter(max_level: LevelFilter) -> Targets {
+    let quiet = std::cmp::min(max_level, LevelFilter::WARN);
+    QUIET_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(max_level), |t, target| {
+            t.with_target(*target, quiet)
+        })
+}
+
+/// Install a global subscriber forwarding events at `max_level` and above to `juju-log`
+/// (dependencies' chatter only from WARN, see [`default_filter`]).
 pub fn init_logging_with_level(
     tools: Arc<dyn HookTools>,
     max_level: LevelFilter,
 ) -> Result<(), LoggingError> {
-    let subscriber =
-        tracing_subscriber::registry().with(JujuLogLayer::new(tools).with_filter(max_level));
+    let subscriber = tracing_subscriber::registry()
+        .with(JujuLogLayer::new(tools).with_filter(default_filter(max_level)));
     tracing::subscriber::set_global_default(subscriber).map_err(|e| LoggingError(e.to_string()))
 }
 
@@ -130,6 +157,26 @@ mod tests {
                 (LogLevel::Warning, "careful".to_string()),
                 (LogLevel::Info, "applied n=3".to_string()),
                 (LogLevel::Debug, "details".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn dependency_chatter_is_kept_out() {
+        let fake = Arc::new(FakeHookTools::new("app/0", "m"));
+        let sub = tracing_subscriber::registry()
+            .with(JujuLogLayer::new(fake.clone()).with_filter(default_filter(LevelFilter::DEBUG)));
+        tracing::subscriber::with_default(sub, || {
+            tracing::debug!(target: "hyper_util::client::legacy::pool", "pooling idle connection");
+            tracing::debug!(target: "kube_client::client", "requesting");
+            tracing::warn!(target: "kube_client::client", "retrying");
+            tracing::debug!(target: "istio_beacon::reconcile", "applied");
+        });
+        assert_eq!(
+            fake.logs(),
+            vec![
+                (LogLevel::Warning, "retrying".to_string()),
+                (LogLevel::Debug, "applied".to_string()),
             ]
         );
     }
