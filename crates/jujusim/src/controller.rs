@@ -1959,7 +1959,8 @@ impl Inner {
             for s in r.joined.values_mut() {
                 s.remove(&key);
             }
-            r.unit_bags.remove(&key);
+            // The unit bag stays while remote units still have -departed to run (they may
+            // read it there); gc() drops it afterwards.
         }
         if let Ok(a) = self.app_mut(model, app) {
             a.units.remove(&n);
@@ -2017,7 +2018,6 @@ impl Inner {
             {
                 r.members.remove(key);
                 r.joined.remove(key);
-                r.unit_bags.remove(key);
             }
         }
         if ev.kind == EventKind::Remove {
@@ -2056,6 +2056,24 @@ impl Inner {
             if !pending {
                 self.state.relations.remove(&uid);
             }
+        }
+        // Bags of units that are gone and no longer referenced by a pending hook.
+        let mut referenced: BTreeSet<String> = BTreeSet::new();
+        let mut existing: BTreeSet<String> = BTreeSet::new();
+        for m in self.state.models.values() {
+            for a in m.apps.values() {
+                for u in a.units.values() {
+                    existing.insert(format!("{}:{}/{}", m.name, a.name, u.number));
+                    for e in &u.queue {
+                        referenced.extend(e.remote_unit.iter().cloned());
+                        referenced.extend(e.departing.iter().cloned());
+                    }
+                }
+            }
+        }
+        for r in self.state.relations.values_mut() {
+            r.unit_bags
+                .retain(|k, _| existing.contains(k) || referenced.contains(k));
         }
     }
 

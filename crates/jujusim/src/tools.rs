@@ -556,7 +556,12 @@ fn relation_get(inner: &mut Inner, ctx: &mut HookCtx, a: &[String]) -> Out {
             .and_then(|mm| mm.apps.get(ap))
             .and_then(|aa| split_unit_key(&real).and_then(|(_, _, n)| aa.units.get(&n)))
             .is_some()
-            || r.unit_bags.contains_key(&real);
+            || r.unit_bags.contains_key(&real)
+            || ev.as_ref().is_some_and(|e| {
+                e.relation == Some(uid)
+                    && (e.remote_unit.as_deref() == Some(real.as_str())
+                        || e.departing.as_deref() == Some(real.as_str()))
+            });
         if !exists {
             return Err(not_found());
         }

@@ -351,3 +351,35 @@ fn hung_hook_is_killed_after_timeout() {
         "hook failed: \"install\""
     );
 }
+
+#[test]
+fn departing_unit_data_readable_in_departed() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", "case \"$HOOK\" in db-relation-departed) relation-get --format=json - \"$JUJU_REMOTE_UNIT\"; relation-list;; esac");
+    let r = charm(
+        e.dir.path(),
+        "req",
+        REQUIRER_META,
+        "",
+        "",
+        "case \"$HOOK\" in db-relation-joined) relation-set name=\"$JUJU_UNIT_NAME\";; esac",
+    );
+    deploy(&e, "m", &p, "prov", 1);
+    deploy(&e, "m", &r, "req", 2);
+    let id = e.ctl.integrate("m", "prov", "req").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    e.ctl.remove_unit("m", "req/1").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let d = e
+        .ctl
+        .hook_log()
+        .into_iter()
+        .find(|h| h.unit == "prov/0" && h.hook == "db-relation-departed")
+        .unwrap();
+    assert_eq!(d.exit_code, 0, "{}", d.stderr);
+    assert_eq!(d.stdout, "{\"name\":\"req/1\"}\nreq/0\n");
+    // Once nobody needs it, the departed unit's bag is gone.
+    let (_, units) = e.ctl.relation_data("m", id).unwrap();
+    assert_eq!(units.keys().cloned().collect::<Vec<_>>(), ["req/0"]);
+}
