@@ -269,6 +269,59 @@ fn the_waypoint_follows_scaling_1_3_1_and_readiness_is_reported_without_blocking
         }
     }
 
+    // The scale-up reached the leader through the peers relation.
+    let peer_hooks: Vec<String> = e
+        .ctl
+        .hook_log()
+        .into_iter()
+        .filter(|h| h.unit == leader && h.hook.starts_with("peers-relation-"))
+        .map(|h| h.hook)
+        .collect();
+    assert!(!peer_hooks.is_empty(), "the leader ran no peers hook");
+
+    // A peer change alone makes the leader reconcile: drift on the HPA is put right when a
+    // non-leader writes to the peers relation.
+    e.kube
+        .store()
+        .merge_patch(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            Some(MODEL),
+            WAYPOINT,
+            json!({"spec": {"minReplicas": 7, "maxReplicas": 7}}),
+        )
+        .expect("drift");
+    let other = (0..3)
+        .map(|n| format!("{BEACON}/{n}"))
+        .find(|u| *u != leader)
+        .expect("a non-leader");
+    let ids = e
+        .ctl
+        .exec(MODEL, &other, &["relation-ids".into(), "peers".into()])
+        .expect("relation-ids");
+    let peers = ids
+        .stdout
+        .lines()
+        .next()
+        .expect("peers relation")
+        .trim()
+        .to_owned();
+    let out = e
+        .ctl
+        .exec(
+            MODEL,
+            &other,
+            &["relation-set".into(), "-r".into(), peers, "poke=1".into()],
+        )
+        .expect("relation-set");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(
+        e.hpa_replicas(),
+        (json!(3), json!(3)),
+        "peer change did not reconcile"
+    );
+
     e.ctl.scale(MODEL, BEACON, 1).expect("scale to 1");
     e.ctl.run_until_idle().expect("idle");
     assert_eq!(e.hpa_replicas(), (json!(1), json!(1)));
