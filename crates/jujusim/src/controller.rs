@@ -1750,6 +1750,13 @@ impl Inner {
             return;
         }
         let next = a.units.values().find(|u| !u.dying).map(|u| u.number);
+        // With nobody alive to take over, a dying leader keeps leadership until it is
+        // gone (so it can clean up as leader in its stop/remove hooks, as in Juju).
+        // Likewise while the whole application is being removed.
+        let current_exists = a.leader.is_some_and(|l| a.units.contains_key(&l));
+        if (next.is_none() || a.dying) && current_exists {
+            return;
+        }
         a.leader = next;
         if let Some(n) = next {
             self.queue(
@@ -1964,7 +1971,11 @@ impl Inner {
         }
         if let Ok(a) = self.app_mut(model, app) {
             a.units.remove(&n);
+            if a.leader == Some(n) {
+                a.leader = None;
+            }
         }
+        self.elect_leader(model, app);
         let _ = self
             .store
             .delete("v1", "Pod", Some(model), &format!("{app}-{n}"));

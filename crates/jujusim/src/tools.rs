@@ -381,7 +381,7 @@ fn is_leader_ctx(inner: &Inner, ctx: &HookCtx) -> bool {
         .models
         .get(&ctx.model)
         .and_then(|m| m.apps.get(&ctx.app))
-        .map(|a| a.leader == Some(ctx.unit) && !a.units.get(&ctx.unit).is_some_and(|u| u.dying))
+        .map(|a| a.leader == Some(ctx.unit))
         .unwrap_or(false)
 }
 

@@ -383,3 +383,38 @@ fn departing_unit_data_readable_in_departed() {
     let (_, units) = e.ctl.relation_data("m", id).unwrap();
     assert_eq!(units.keys().cloned().collect::<Vec<_>>(), ["req/0"]);
 }
+
+#[test]
+fn last_unit_stays_leader_while_app_is_removed() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", "case \"$HOOK\" in stop|remove) echo \"$HOOK leader=$(is-leader) planned=$(goal-state --format=json)\";; esac");
+    deploy(&e, "m", &p, "prov", 2);
+    e.ctl.run_until_idle().unwrap();
+    e.ctl.remove_application("m", "prov").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let out: Vec<_> = e
+        .ctl
+        .hook_log()
+        .into_iter()
+        .filter(|h| h.hook == "remove")
+        .map(|h| (h.unit, h.stdout))
+        .collect();
+    assert_eq!(out.len(), 2);
+    assert!(
+        out[0].1.starts_with("remove leader=True planned="),
+        "{out:?}"
+    );
+    assert!(
+        out[0].1.contains("\"prov/0\":{\"status\":\"dying\""),
+        "{out:?}"
+    );
+    assert!(out[1].1.starts_with("remove leader=False"), "{out:?}");
+    // Scale down to zero and back up: a new leader is elected once the old one is gone.
+    deploy(&e, "m", &p, "again", 1);
+    e.ctl.run_until_idle().unwrap();
+    e.ctl.scale("m", "again", 0).unwrap();
+    e.ctl.add_unit("m", "again", 1).unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(sh(&e, "m", "again/1", "is-leader").stdout, "True\n");
+}
