@@ -3,6 +3,7 @@
 use crate::error::ApiError;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One served resource (a group + plural, possibly served at several versions).
 #[derive(Debug, Clone)]
@@ -293,34 +294,36 @@ pub fn from_crd(crd: &Value) -> Result<ResourceDef, ApiError> {
 /// All served resources, indexed for lookups by path and by kind.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
-    defs: BTreeMap<String, ResourceDef>,
+    // Arc: handlers take a copy of the definition per request, and CRD schemas are large.
+    defs: BTreeMap<String, Arc<ResourceDef>>,
 }
 
 impl Registry {
     pub fn with_builtins() -> Self {
         let mut r = Registry::default();
         for d in builtins() {
-            r.defs.insert(d.key(), d);
+            r.defs.insert(d.key(), Arc::new(d));
         }
         r
     }
     pub fn insert(&mut self, d: ResourceDef) {
-        self.defs.insert(d.key(), d);
+        self.defs.insert(d.key(), Arc::new(d));
     }
     pub fn remove(&mut self, key: &str) {
         self.defs.remove(key);
     }
-    pub fn get(&self, key: &str) -> Option<&ResourceDef> {
-        self.defs.get(key)
+    pub fn get(&self, key: &str) -> Option<Arc<ResourceDef>> {
+        self.defs.get(key).cloned()
     }
     pub fn all(&self) -> impl Iterator<Item = &ResourceDef> {
-        self.defs.values()
+        self.defs.values().map(|d| d.as_ref())
     }
     /// Lookup by URL segments (group, version, plural).
-    pub fn by_path(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceDef> {
+    pub fn by_path(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceDef>> {
         self.defs
             .get(&format!("{group}/{plural}"))
             .filter(|d| d.serves(version))
+            .cloned()
     }
     /// Lookup by apiVersion + kind.
     pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<(&ResourceDef, String)> {
@@ -328,7 +331,7 @@ impl Registry {
         self.defs
             .values()
             .find(|d| d.group == group && d.kind == kind && d.serves(version))
-            .map(|d| (d, version.to_string()))
+            .map(|d| (d.as_ref(), version.to_string()))
     }
     /// Group -> versions served (for discovery), sorted by group name.
     pub fn groups(&self) -> BTreeMap<String, Vec<String>> {

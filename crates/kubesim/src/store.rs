@@ -591,8 +591,8 @@ impl ApiError {
 }
 
 impl Inner {
-    pub fn def(&self, key: &str) -> Result<ResourceDef, ApiError> {
-        self.registry.get(key).cloned().ok_or_else(|| {
+    pub fn def(&self, key: &str) -> Result<std::sync::Arc<ResourceDef>, ApiError> {
+        self.registry.get(key).ok_or_else(|| {
             ApiError::new(
                 404,
                 "NotFound",
@@ -666,23 +666,34 @@ impl Inner {
         fs: &FieldSelector,
     ) -> Result<(Vec<Value>, String), ApiError> {
         let def = self.def(key)?;
-        let mut out = Vec::new();
-        if let Some(m) = self.objects.get(&def.key()) {
-            let iter: Box<dyn Iterator<Item = &Value>> = match ns.filter(|_| def.namespaced) {
-                Some(n) => Box::new(
-                    m.range((n.to_string(), String::new())..)
-                        .take_while(move |((k, _), _)| k == n)
-                        .map(|(_, v)| v),
-                ),
-                None => Box::new(m.values()),
-            };
-            for o in iter {
-                if ls.matches(o) && fs.matches(o) {
-                    out.push(Self::present(&def, version, o));
-                }
-            }
-        }
+        let out = self
+            .list_refs(&def, ns, ls, fs)
+            .into_iter()
+            .map(|o| Self::present(&def, version, o))
+            .collect();
         Ok((out, self.rv.to_string()))
+    }
+
+    /// Matching stored objects (storage version), without copying them.
+    pub fn list_refs(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        ls: &LabelSelector,
+        fs: &FieldSelector,
+    ) -> Vec<&Value> {
+        let Some(m) = self.objects.get(&def.key()) else {
+            return Vec::new();
+        };
+        let iter: Box<dyn Iterator<Item = &Value>> = match ns.filter(|_| def.namespaced) {
+            Some(n) => Box::new(
+                m.range((n.to_string(), String::new())..)
+                    .take_while(move |((k, _), _)| k == n)
+                    .map(|(_, v)| v),
+            ),
+            None => Box::new(m.values()),
+        };
+        iter.filter(|o| ls.matches(o) && fs.matches(o)).collect()
     }
 
     fn check_kind(def: &ResourceDef, version: &str, obj: &Value) -> Result<(), ApiError> {
@@ -1491,7 +1502,7 @@ impl Inner {
             }
         }
         for (key, dns, dname) in dependents {
-            if let Some(d) = self.registry.get(&key).cloned() {
+            if let Some(d) = self.registry.get(&key) {
                 let n = (!dns.is_empty()).then_some(dns.as_str());
                 self.remove_object(&d, n, &dname, prop);
             }
