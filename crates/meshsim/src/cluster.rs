@@ -8,7 +8,7 @@
 //! `istio` labelled `app.kubernetes.io/name=istiod` in its namespace; while such a ConfigMap
 //! exists, meshsim runs [`reconcile`] after every command, as istiod would run continuously.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
@@ -131,20 +131,20 @@ fn is_waypoint(gw: &Value) -> bool {
     s(gw, "/spec/gatewayClassName") == "istio-waypoint"
 }
 
-/// One pass of the simulated controllers. Returns how many objects it wrote or deleted, so the
-/// caller knows whether charms should get a chance to notice (an update-status round).
-pub fn reconcile(c: &dyn Cluster) -> usize {
-    let mut changes = rollout_statefulset_labels(c);
+/// One pass of the simulated controllers. Returns the namespaces in which it wrote or deleted
+/// something, so the caller can give the charms there a chance to notice (update-status).
+pub fn reconcile(c: &dyn Cluster) -> BTreeSet<String> {
+    let mut changed = BTreeSet::new();
+    rollout_statefulset_labels(c, &mut changed);
     if istiod(c).is_some() {
-        changes += reconcile_waypoints(c);
+        reconcile_waypoints(c, &mut changed);
     }
-    changes
+    changed
 }
 
 /// istiod's Gateway deployment controller for class `istio-waypoint`: a ServiceAccount,
 /// Deployment (ready), Service and pods named after the Gateway; removed with the Gateway.
-fn reconcile_waypoints(c: &dyn Cluster) -> usize {
-    let mut changes = 0;
+fn reconcile_waypoints(c: &dyn Cluster, changed: &mut BTreeSet<String>) {
     let gateways: Vec<Value> = c
         .list("gateway.networking.k8s.io/v1", "Gateway", None, None)
         .into_iter()
@@ -163,7 +163,19 @@ fn reconcile_waypoints(c: &dyn Cluster) -> usize {
             .and_then(|h| h.pointer("/spec/minReplicas").and_then(Value::as_u64))
             .unwrap_or(1)
             .max(1);
-        changes += ensure_waypoint(c, ns, name, replicas);
+        // The HPA controller's part: report the replicas it keeps.
+        if let Some(h) = hpas.iter().find(|h| {
+            s(h, "/metadata/namespace") == ns && s(h, "/spec/scaleTargetRef/name") == name
+        }) {
+            if h.pointer("/status/currentReplicas").and_then(Value::as_u64) != Some(replicas) {
+                let mut h = h.clone();
+                h["status"] = json!({"currentReplicas": replicas, "desiredReplicas": replicas});
+                let _ = c.replace_status(h);
+            }
+        }
+        if ensure_waypoint(c, ns, name, replicas) > 0 {
+            changed.insert(ns.to_string());
+        }
     }
     // Garbage-collect what belongs to Gateways that are gone (ownerReferences in a real cluster).
     for (api, kind) in [
@@ -187,11 +199,10 @@ fn reconcile_waypoints(c: &dyn Cluster) -> usize {
                 .iter()
                 .any(|g| s(g, "/metadata/namespace") == ns && s(g, "/metadata/name") == gw_name);
             if !alive && c.delete(api, kind, ns, s(&obj, "/metadata/name")).is_ok() {
-                changes += 1;
+                changed.insert(ns.to_string());
             }
         }
     }
-    changes
 }
 
 fn ensure_waypoint(c: &dyn Cluster, ns: &str, name: &str, replicas: u64) -> usize {
@@ -243,13 +254,28 @@ fn ensure_waypoint(c: &dyn Cluster, ns: &str, name: &str, replicas: u64) -> usiz
     let pods = existing("v1", "Pod");
     for i in 0..replicas {
         let pod_name = format!("{name}-{i}");
-        if !pods.iter().any(|p| s(p, "/metadata/name") == pod_name) {
-            let _ = c.apply(json!({"apiVersion": "v1", "kind": "Pod",
+        let current = pods.iter().find(|p| s(p, "/metadata/name") == pod_name);
+        let running = current.is_some_and(|p| s(p, "/status/phase") == "Running");
+        if running {
+            continue;
+        }
+        let pod = match current {
+            Some(p) => Ok(p.clone()),
+            None => c.apply(json!({"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": pod_name, "namespace": ns, "labels": pod_labels},
                 "spec": {"serviceAccountName": name,
-                         "containers": [{"name": "istio-proxy", "image": "istio/proxyv2"}]}}));
-            changes += 1;
+                         "containers": [{"name": "istio-proxy", "image": "istio/proxyv2"}]}})),
+        };
+        if let Ok(mut p) = pod {
+            // The kubelet's part: the pod runs and its container is ready.
+            p["status"] = json!({"phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{"name": "istio-proxy", "ready": true, "restartCount": 0,
+                                       "image": "istio/proxyv2", "imageID": "", "started": true,
+                                       "state": {"running": {}}}]});
+            let _ = c.replace_status(p);
         }
+        changes += 1;
     }
     for p in &pods {
         let pn = s(p, "/metadata/name");
@@ -263,8 +289,7 @@ fn ensure_waypoint(c: &dyn Cluster, ns: &str, name: &str, replicas: u64) -> usiz
 
 /// The StatefulSet controller's roll-out, reduced to labels: each pod carries its template's
 /// labels; keys a previous template set and the current one dropped are removed.
-fn rollout_statefulset_labels(c: &dyn Cluster) -> usize {
-    let mut changes = 0;
+fn rollout_statefulset_labels(c: &dyn Cluster, changed: &mut BTreeSet<String>) {
     for sts in c.list("apps/v1", "StatefulSet", None, None) {
         let ns = s(&sts, "/metadata/namespace");
         let template = labels(&sts, "/spec/template/metadata/labels");
@@ -311,11 +336,10 @@ fn rollout_statefulset_labels(c: &dyn Cluster) -> usize {
                 .is_ok()
                 && !patch.is_empty()
             {
-                changes += 1;
+                changed.insert(ns.to_string());
             }
         }
     }
-    changes
 }
 
 /// Reads the cluster as the mesh sees it. Without istiod nothing is captured: no ztunnel, no

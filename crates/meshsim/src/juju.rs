@@ -197,6 +197,12 @@ fn switch(sim: &mut Sim, a: &Args) -> R {
             "\"{target}\" is not the name of a model or controller"
         )));
     }
+    if sim.current_model.as_deref() == Some(name.as_str()) {
+        return Ok(Output {
+            stderr: format!("{CONTROLLER}:admin/{name} (no change)\n"),
+            ..Default::default()
+        });
+    }
     let from = match &sim.current_model {
         Some(m) => format!("{CONTROLLER}:admin/{m}"),
         None => format!("{CONTROLLER} (controller)"),
@@ -384,6 +390,12 @@ fn offer(sim: &mut Sim, a: &Args) -> R {
         .ctl
         .offer(&model, spec, a.pos.get(1).map(String::as_str))
         .map_err(je)?;
+    // jujusim returns the offer's name or URL; the CLI prints the URL.
+    let url = if url.contains('/') {
+        url
+    } else {
+        format!("admin/{model}.{url}")
+    };
     let (app, eps) = spec.split_once(':').unwrap_or((spec, ""));
     let eps: Vec<&str> = eps.split(',').filter(|e| !e.is_empty()).collect();
     Ok(Output::ok(format!(

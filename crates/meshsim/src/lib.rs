@@ -178,11 +178,16 @@ impl Sim {
     pub fn settle(&self) -> Result<(), jujusim::Error> {
         self.ctl.run_until_idle()?;
         let store = self.store();
+        let models = self.ctl.models();
         for _ in 0..5 {
-            if cluster::reconcile(&store) == 0 {
+            let changed = cluster::reconcile(&store);
+            tracing::debug!(?changed, "simulated cluster controllers");
+            if changed.is_empty() {
                 break;
             }
-            self.ctl.update_status(None)?;
+            for ns in changed.iter().filter(|ns| models.contains(ns)) {
+                self.ctl.update_status(Some(ns))?;
+            }
             self.ctl.run_until_idle()?;
         }
         Ok(())
@@ -281,7 +286,9 @@ pub fn run_commands(
     let mut report = RunReport::default();
     for c in commands {
         writeln!(out, "$ {}", c.text)?;
+        let started = std::time::Instant::now();
         let o = sim.execute(&c.text);
+        tracing::info!(command = %c.text, elapsed_ms = started.elapsed().as_millis() as u64, hooks = sim.ctl.hook_log().len(), "command done");
         report.commands_run += 1;
         for s in [&o.stdout, &o.stderr] {
             if !s.is_empty() {
