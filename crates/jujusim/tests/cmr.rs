@@ -204,3 +204,34 @@ fn save_and_load_round_trip() {
         "v\n"
     );
 }
+
+#[test]
+fn removing_the_offer_breaks_the_relation_on_both_sides() {
+    let e = env();
+    e.ctl.add_model("a").unwrap();
+    e.ctl.add_model("b").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", "true");
+    let r = charm(e.dir.path(), "req", REQUIRER_META, "", "", "true");
+    deploy(&e, "a", &p, "prov", 1);
+    deploy(&e, "b", &r, "req", 1);
+    e.ctl.offer("a", "prov:db", None).unwrap();
+    assert_eq!(e.ctl.consume("b", "a.prov", None).unwrap(), "prov");
+    e.ctl.integrate("b", "req:db", "prov").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        e.ctl.status("a").unwrap().offers["prov"].active_connected_count,
+        1
+    );
+    e.ctl.remove_offer("a", "prov").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        hooks_of(&e, "b", "req/0").last().unwrap(),
+        "db-relation-broken"
+    );
+    assert_eq!(
+        hooks_of(&e, "a", "prov/0").last().unwrap(),
+        "db-relation-broken"
+    );
+    assert!(e.ctl.status("b").unwrap().application_endpoints.is_empty());
+    assert!(e.ctl.status("a").unwrap().offers.is_empty());
+}

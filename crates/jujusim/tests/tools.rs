@@ -15,6 +15,7 @@ fn setup() -> (Env, u64) {
         actions,
         "case \"$JUJU_DISPATCH_PATH\" in
 actions/greet)
+  test \"$JUJU_ACTION_NAME\" = greet && test -z \"$JUJU_HOOK_NAME\"
   action-log \"greeting $(action-get who)\"
   action-set result.text=\"hi $(action-get who)\" count=1
   if [ \"$(action-get who)\" = bad ]; then action-fail \"no bad people\"; fi;;
@@ -480,6 +481,31 @@ fn actions() {
         .hook_log()
         .iter()
         .any(|h| h.hook == "greet" && h.unit == "prov/1"));
+    // action-get of a whole nested value.
+    let mut p = std::collections::BTreeMap::new();
+    p.insert("who".to_string(), serde_json::json!({"first": "ada"}));
+    let r = e.ctl.run_action("m", "prov/0", "greet", &p).unwrap();
+    assert_eq!(r.log, ["greeting first: ada"]);
+    assert_eq!(r.results["result"]["text"], "hi first: ada");
+}
+
+#[test]
+fn hook_tool_binary_outside_a_hook() {
+    let exe = env!("CARGO_BIN_EXE_jujusim-hook-tool");
+    let out = std::process::Command::new(exe)
+        .args(["relation-get", "-"])
+        .env_remove("JUJU_CONTEXT_ID")
+        .env_remove("JUJU_AGENT_SOCKET_ADDRESS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .starts_with("ERROR JUJU_CONTEXT_ID or JUJU_AGENT_SOCKET_ADDRESS not set"));
+    let out = std::process::Command::new(exe)
+        .arg("no-such-tool")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
