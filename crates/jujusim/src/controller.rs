@@ -375,6 +375,7 @@ impl Controller {
         g.kube_namespace(name)?;
         let index = g.state.next_model_index;
         g.state.next_model_index += 1;
+        g.kube_modeloperator(name, index)?;
         g.state.models.insert(
             name.to_string(),
             Model {
@@ -443,6 +444,14 @@ impl Controller {
             m.saas.retain(|_, s| s.offer_model != name);
         }
         g.state.models.remove(name);
+        for (v, k, n) in [
+            ("apps/v1", "Deployment", "modeloperator"),
+            ("v1", "Pod", "modeloperator-0"),
+            ("v1", "Service", "modeloperator"),
+            ("v1", "ServiceAccount", "modeloperator"),
+        ] {
+            let _ = g.store.delete(v, k, Some(name), n);
+        }
         match g.store.delete("v1", "Namespace", None, name) {
             Ok(()) => {}
             Err(e) if e.code == 404 => {}
@@ -2294,6 +2303,79 @@ impl Inner {
             "juju",
             true,
         )?;
+        Ok(())
+    }
+
+    /// The model operator Juju runs in every model namespace (Deployment, Service on the
+    /// API port 17071, ServiceAccount, one Running pod); charms' policies may select it.
+    fn kube_modeloperator(&mut self, model: &str, index: u32) -> Result<()> {
+        let labels = json!({
+            "operator.juju.is/name": "modeloperator",
+            "operator.juju.is/target": "model",
+            "juju-modeloperator": "modeloperator",
+            "app.kubernetes.io/managed-by": "juju",
+        });
+        let selector =
+            json!({"operator.juju.is/name": "modeloperator", "operator.juju.is/target": "model"});
+        let meta = json!({"name": "modeloperator", "namespace": model, "labels": labels});
+        self.store.apply(
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}),
+            "juju",
+            true,
+        )?;
+        self.store.apply(
+            json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": meta,
+                "spec": {
+                    "type": "ClusterIP",
+                    "selector": selector,
+                    "ports": [{"name": "api", "port": 17071, "protocol": "TCP", "targetPort": 17071}],
+                },
+            }),
+            "juju",
+            true,
+        )?;
+        let pod_spec = json!({
+            "serviceAccountName": "modeloperator",
+            "containers": [{"name": "juju-operator", "image": "jujusolutions/jujud-operator:3.6.12"}],
+        });
+        let dep = self.store.apply(
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": meta,
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": selector},
+                    "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+                },
+            }),
+            "juju",
+            true,
+        )?;
+        let mut dep = dep;
+        dep["status"] = json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1});
+        self.store.replace_status(dep)?;
+        let ip = format!("10.1.{}.2", index % 250);
+        let mut pod = self.store.apply(
+            json!({
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "modeloperator-0", "namespace": model, "labels": labels},
+                "spec": pod_spec,
+            }),
+            "juju",
+            true,
+        )?;
+        pod["status"] = json!({
+            "phase": "Running",
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        });
+        self.store.replace_status(pod)?;
         Ok(())
     }
 

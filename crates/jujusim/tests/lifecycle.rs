@@ -78,6 +78,20 @@ fn hook_order_and_kubernetes_objects() {
     assert_eq!(pod["metadata"]["labels"]["app.kubernetes.io/name"], "prov");
     assert_eq!(pod["spec"]["serviceAccountName"], "prov");
     store.get("v1", "Namespace", None, "m").unwrap();
+    // Juju's model operator runs in every model namespace.
+    let mo = store
+        .get("v1", "Pod", Some("m"), "modeloperator-0")
+        .unwrap();
+    assert_eq!(
+        mo["metadata"]["labels"]["juju-modeloperator"],
+        "modeloperator"
+    );
+    assert_eq!(
+        store
+            .get("v1", "Service", Some("m"), "modeloperator")
+            .unwrap()["spec"]["ports"][0]["port"],
+        17071
+    );
 
     // Removal: departed/broken on both sides, then stop/remove; pod goes.
     e.ctl.remove_relation("m", "prov:db", "req").unwrap();
@@ -130,6 +144,14 @@ fn hook_order_and_kubernetes_objects() {
     );
     e.ctl.destroy_model("m").unwrap();
     assert!(e.ctl.models().is_empty());
+    assert_eq!(
+        store.get("v1", "Namespace", None, "m").unwrap_err().code,
+        404
+    );
+    assert!(store
+        .list("v1", "Pod", Some("m"), None)
+        .unwrap_or_default()
+        .is_empty());
 }
 
 #[test]
