@@ -203,3 +203,70 @@ pub fn openapi_v3_gv(reg: &Registry, group: &str, version: &str) -> Option<Value
         "components": {"schemas": {}}
     }))
 }
+
+/// Which aggregated discovery version (`v2` or `v2beta1`) the Accept header prefers, if any
+/// is preferred over plain JSON.
+pub fn wants_aggregated(accept: &str) -> Option<&'static str> {
+    for range in accept.split(',') {
+        let params: Vec<&str> = range.split(';').map(str::trim).collect();
+        if params
+            .first()
+            .is_some_and(|m| *m == "application/json" || *m == "*/*")
+            && params.len() == 1
+        {
+            return None;
+        }
+        let has = |p: &str| params.contains(&p);
+        if has("g=apidiscovery.k8s.io") && has("as=APIGroupDiscoveryList") {
+            if has("v=v2") {
+                return Some("v2");
+            }
+            if has("v=v2beta1") {
+                return Some("v2beta1");
+            }
+        }
+    }
+    None
+}
+
+/// `APIGroupDiscoveryList` (aggregated discovery) for `/api` (core) or `/apis`.
+pub fn aggregated(reg: &Registry, core: bool, api_version: &str) -> Value {
+    let mut items = Vec::new();
+    for (group, versions) in reg.groups() {
+        if group.is_empty() != core {
+            continue;
+        }
+        let mut vs = Vec::new();
+        for v in &versions {
+            let mut resources = Vec::new();
+            for d in defs_in(reg, &group, v) {
+                let gvk = json!({"group": group, "version": v, "kind": d.kind});
+                let mut r = json!({
+                    "resource": d.plural,
+                    "responseKind": gvk,
+                    "scope": if d.namespaced { "Namespaced" } else { "Cluster" },
+                    "singularResource": d.singular,
+                    "verbs": VERBS,
+                });
+                if !d.short_names.is_empty() {
+                    r["shortNames"] = json!(d.short_names);
+                }
+                if !d.categories.is_empty() {
+                    r["categories"] = json!(d.categories);
+                }
+                if d.has_status {
+                    r["subresources"] = json!([{"subresource": "status", "responseKind": gvk, "verbs": ["get", "patch", "update"]}]);
+                }
+                resources.push(r);
+            }
+            vs.push(json!({"version": v, "resources": resources, "freshness": "Current"}));
+        }
+        items.push(json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": vs}));
+    }
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{api_version}"),
+        "metadata": {},
+        "items": items,
+    })
+}

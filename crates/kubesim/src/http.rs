@@ -357,6 +357,19 @@ fn route(
         .collect();
     let g = store.lock();
     let reg = &g.registry;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if let (Some(v), ["api"] | ["apis"]) = (discovery::wants_aggregated(accept), segs.as_slice()) {
+        let doc = discovery::aggregated(reg, segs[0] == "api", v);
+        let mut r = json_response(200, &doc, &[]);
+        let ct = format!("application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList");
+        if let Ok(h) = HeaderValue::from_str(&ct) {
+            r.headers_mut().insert(header::CONTENT_TYPE, h);
+        }
+        return Ok(r);
+    }
     let doc = match segs.as_slice() {
         ["version"] => Some(discovery::version()),
         ["healthz"] | ["livez"] | ["readyz"] => {

@@ -96,6 +96,25 @@ async fn discovery_finds_builtin_and_crd_kinds() {
     assert!(discovery
         .resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "StatefulSet"))
         .is_some());
+    // Aggregated discovery (apidiscovery.k8s.io/v2) finds the same.
+    let aggregated = kube::discovery::Discovery::new(c.clone())
+        .run_aggregated()
+        .await
+        .expect("aggregated discovery");
+    let (ar, caps) = aggregated
+        .resolve_gvk(&GroupVersionKind::gvk(
+            "security.istio.io",
+            "v1",
+            "AuthorizationPolicy",
+        ))
+        .expect("AuthorizationPolicy in aggregated discovery");
+    assert_eq!(ar.plural, "authorizationpolicies");
+    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+    let (ns, caps) = aggregated
+        .resolve_gvk(&GroupVersionKind::gvk("", "v1", "Namespace"))
+        .expect("Namespace in aggregated discovery");
+    assert_eq!(ns.plural, "namespaces");
+    assert_eq!(caps.scope, kube::discovery::Scope::Cluster);
     // The Gateway CRD is not installed: its path answers 404 like the real server.
     let gw = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"),
