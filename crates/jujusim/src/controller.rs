@@ -1643,16 +1643,7 @@ impl Inner {
                 self.queue(u, ev);
             }
         }
-        for i in 0..endpoints.len() {
-            let j = if endpoints.len() == 1 { 0 } else { 1 - i };
-            for u in sides[i].clone() {
-                for r in sides[j].clone() {
-                    if u != r {
-                        self.queue_join(&u, &r, uid);
-                    }
-                }
-            }
-        }
+        // -joined/-changed pairs follow as units enter scope (see enter_event).
         Ok(uid)
     }
 
@@ -1733,17 +1724,7 @@ impl Inner {
         );
         self.queue(&key, Event::simple(EventKind::ConfigChanged));
         self.queue(&key, Event::simple(EventKind::Start));
-        for r in &rels {
-            let Some(other) = r.other_endpoint(model, app) else {
-                continue;
-            };
-            for remote in self.alive_units(&other.model, &other.app) {
-                if remote != key {
-                    self.queue_join(&key, &remote, r.uid);
-                    self.queue_join(&remote, &key, r.uid);
-                }
-            }
-        }
+        // -joined/-changed with remote units follow when it enters scope (enter_event).
         Ok(format!("{app}/{n}"))
     }
 
@@ -2000,7 +1981,26 @@ impl Inner {
         };
         match ev.kind {
             EventKind::RelationCreated => {
-                r.members.insert(key.to_string());
+                // The unit enters the relation's scope: it and every remote unit already in
+                // scope get -joined/-changed for each other (Juju's scope semantics).
+                if r.members.insert(key.to_string()) {
+                    let r = r.clone();
+                    let Some((m, a, _)) = split_unit_key(key) else {
+                        return;
+                    };
+                    let Some(other) = r.other_endpoint(m, a) else {
+                        return;
+                    };
+                    let remotes: Vec<String> = self
+                        .alive_units(&other.model, &other.app)
+                        .into_iter()
+                        .filter(|w| w != key && r.members.contains(w))
+                        .collect();
+                    for w in remotes {
+                        self.queue_join(key, &w, uid);
+                        self.queue_join(&w, key, uid);
+                    }
+                }
             }
             EventKind::RelationJoined => {
                 if let Some(ru) = &ev.remote_unit {
@@ -2050,9 +2050,8 @@ impl Inner {
         Ok(())
     }
 
-    fn record_skip(&mut self, key: &str, hook: &str, ev: &Event) {
-        self.enter_event(key, ev);
-        let _ = self.after_event(key, ev);
+    fn record_skip(&mut self, key: &str, hook: &str, _ev: &Event) {
+        // run_front does the bookkeeping (enter_event/after_event) as for a run hook.
         tracing::debug!(unit = key, hook, "skipped missing hook");
     }
 

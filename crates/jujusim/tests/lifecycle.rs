@@ -440,3 +440,35 @@ fn last_unit_stays_leader_while_app_is_removed() {
     e.ctl.run_until_idle().unwrap();
     assert_eq!(sh(&e, "m", "again/1", "is-leader").stdout, "True\n");
 }
+
+#[test]
+fn remote_units_join_only_once_a_new_unit_entered_scope() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", "true");
+    let r = charm(e.dir.path(), "req", REQUIRER_META, "", "", "true");
+    deploy(&e, "m", &p, "prov", 1);
+    deploy(&e, "m", &r, "req", 1);
+    e.ctl.integrate("m", "prov", "req").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    e.ctl.add_unit("m", "req", 1).unwrap();
+    e.ctl.run_until_idle().unwrap();
+    let log = e.ctl.hook_log();
+    let pos = |unit: &str, hook: &str, remote: Option<&str>| {
+        log.iter()
+            .position(|h| {
+                h.unit == unit
+                    && h.hook == hook
+                    && (remote.is_none() || h.remote_unit.as_deref() == remote)
+            })
+            .unwrap_or_else(|| panic!("{unit} {hook} not run"))
+    };
+    let created = pos("req/1", "db-relation-created", None);
+    assert!(pos("req/1", "install", None) < created);
+    assert!(created < pos("prov/0", "db-relation-joined", Some("req/1")));
+    assert!(
+        pos("prov/0", "db-relation-joined", Some("req/1"))
+            < pos("prov/0", "db-relation-changed", Some("req/1"))
+    );
+    assert!(pos("req/1", "start", None) < pos("req/1", "db-relation-joined", Some("prov/0")));
+}
