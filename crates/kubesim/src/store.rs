@@ -1134,8 +1134,10 @@ impl Inner {
         let to_remove = previous.difference(&new_set).difference(&others);
         let mut merged = Self::present(def, version, &old);
         merge_applied(&mut merged, &applied_view, types, &mut Vec::new());
+        // Shallow paths first: a removed list item goes as a whole (deeper paths inside it then
+        // find nothing), rather than having its key fields stripped first.
         let mut removals = to_remove.leaves();
-        removals.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        removals.sort_by_key(|(p, _)| p.len());
         for (p, _) in removals {
             remove_at(&mut merged, &p);
         }

@@ -193,6 +193,20 @@ async fn create_get_list_with_selectors_and_system_fields() {
         .len(),
         3
     );
+    // Paging with limit/continue.
+    let page1 = cms
+        .list(&ListParams::default().limit(2))
+        .await
+        .expect("page 1");
+    assert_eq!(page1.items.len(), 2);
+    let token = page1.metadata.continue_.clone().expect("continue token");
+    assert_eq!(page1.metadata.remaining_item_count, Some(1));
+    let page2 = cms
+        .list(&ListParams::default().limit(2).continue_token(&token))
+        .await
+        .expect("page 2");
+    assert_eq!(names(page2.clone()), ["c"]);
+    assert!(page2.metadata.continue_.is_none());
     let got = cms.get("a").await.expect("get");
     assert_eq!(
         got.data.and_then(|d| d.get("k").cloned()),
@@ -543,6 +557,63 @@ async fn ssa_keyed_list_merge_and_update_ownership() {
     assert!(serde_json::to_value(&one.fields_v1).expect("j")["f:data"]
         .get("f:x")
         .is_none());
+    // Keyed lists (containers by name): items merge per key; an item the manager stops applying goes.
+    let deps: Api<Deployment> = Api::namespaced(c.clone(), "m");
+    let dep = |containers: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": containers}}}})
+    };
+    deps.patch(
+        "d",
+        &PatchParams::apply("one"),
+        &Patch::Apply(dep(
+            json!([{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:1"}]),
+        )),
+    )
+    .await
+    .expect("two containers");
+    let out = deps
+        .patch(
+            "d",
+            &PatchParams::apply("two"),
+            &Patch::Apply(dep(json!([{"name": "c", "image": "c:1"}]))),
+        )
+        .await
+        .expect("second manager adds a container");
+    let names = |d: &Deployment| -> Vec<String> {
+        let v = serde_json::to_value(d).expect("json");
+        v["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&out), ["a", "b", "c"]);
+    let out = deps
+        .patch(
+            "d",
+            &PatchParams::apply("one"),
+            &Patch::Apply(dep(json!([{"name": "a", "image": "a:2"}]))),
+        )
+        .await
+        .expect("first manager drops b");
+    assert_eq!(names(&out), ["a", "c"]);
+    let mf = serde_json::to_value(out.metadata.managed_fields.expect("mf")).expect("json");
+    let one = mf
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|m| m["manager"] == "one")
+        .expect("one");
+    assert_eq!(
+        one["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"a\"}"]
+            ["f:image"],
+        json!({})
+    );
     // Now "one" re-applying x=1 conflicts with editor.
     let st = api_err(
         cms.patch("c", &PatchParams::apply("one"), &Patch::Apply(&a))
