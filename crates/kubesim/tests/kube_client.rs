@@ -1155,3 +1155,76 @@ async fn table_output_for_kubectl_get() {
     assert_eq!(t["rows"][0]["cells"][1], json!("DENY"));
     assert_eq!(t["rows"][0]["object"]["metadata"]["namespace"], json!("m"));
 }
+
+#[tokio::test]
+async fn gateway_crd_listeners_merge_by_name_and_schema_applies() {
+    let server = Server::start(kubesim::Config {
+        crd_yaml: vec![kubesim::GATEWAY_CRD.to_string()],
+        ..Default::default()
+    })
+    .expect("start");
+    let c = client(&server);
+    make_ns(&c, "m").await;
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"),
+        "gateways",
+    );
+    let gws: Api<DynamicObject> = Api::namespaced_with(c.clone(), "m", &ar);
+    let gw = |listeners: Value| {
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "waypoint"},
+               "spec": {"gatewayClassName": "istio-waypoint", "listeners": listeners}})
+    };
+    gws.patch(
+        "waypoint",
+        &PatchParams::apply("beacon"),
+        &Patch::Apply(gw(
+            json!([{"name": "mesh", "port": 15008, "protocol": "HBONE"}]),
+        )),
+    )
+    .await
+    .expect("apply gateway");
+    let out = gws
+        .patch(
+            "waypoint",
+            &PatchParams::apply("other"),
+            &Patch::Apply(gw(
+                json!([{"name": "extra", "port": 8080, "protocol": "HTTP"}]),
+            )),
+        )
+        .await
+        .expect("second manager adds a listener");
+    let names: Vec<&str> = out.data["spec"]["listeners"]
+        .as_array()
+        .expect("listeners")
+        .iter()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
+    assert_eq!(names, ["mesh", "extra"]);
+    // Schema: listener port has a maximum, protocol is required.
+    let st = api_err(
+        gws.patch(
+            "bad",
+            &PatchParams::apply("beacon"),
+            &Patch::Apply(json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "bad"},
+                "spec": {"gatewayClassName": "x", "listeners": [{"name": "l", "port": 70000}]}})),
+        )
+        .await
+        .expect_err("invalid gateway"),
+    );
+    assert_eq!(st.code, 422);
+    let fields: Vec<String> = st
+        .details
+        .expect("details")
+        .causes
+        .into_iter()
+        .map(|c| c.field)
+        .collect();
+    assert!(
+        fields.contains(&"spec.listeners[0].port".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"spec.listeners[0].protocol".to_string()),
+        "{fields:?}"
+    );
+}
