@@ -701,7 +701,10 @@ impl Controller {
         };
         let key = format!("{req} {prov}");
         if g.state.relations.values().any(want) {
-            return Err(Error::juju(format!("relation {key} already exists")));
+            // state.AddRelation's message; the CLI appends the error code in parentheses.
+            return Err(Error::juju(format!(
+                "cannot add relation \"{key}\": relation {key} (already exists)"
+            )));
         }
         for (side, ep) in [(&ma, &ea), (&mb, &eb)] {
             if let Some(limit) = ep.limit {
@@ -718,7 +721,7 @@ impl Controller {
                     .count();
                 if count as u32 >= limit {
                     return Err(Error::juju(format!(
-                        "cannot add relation \"{key}\": establishing a new relation for {}:{} would exceed its maximum relation limit of {limit}",
+                        "cannot add relation \"{key}\": establishing a new relation for {}:{} would exceed its maximum relation limit of {limit} (quota limit exceeded)",
                         side.2.clone().unwrap_or_else(|| side.1.clone()), ep.name
                     )));
                 }

@@ -554,12 +554,12 @@ fn integrate_errors() {
     assert_eq!(e.ctl.integrate("m", "a", "b:x").unwrap(), 0);
     assert_eq!(
         e.ctl.integrate("m", "a:x", "b").unwrap_err().to_string(),
-        "relation a:x b:x already exists"
+        "cannot add relation \"a:x b:x\": relation a:x b:x (already exists)"
     );
     assert_eq!(e.ctl.integrate("m", "b:y", "a").unwrap(), 1);
     assert_eq!(
         e.ctl.integrate("m", "c", "b").unwrap_err().to_string(),
-        "cannot add relation \"c:y b:y\": establishing a new relation for b:y would exceed its maximum relation limit of 1"
+        "cannot add relation \"c:y b:y\": establishing a new relation for b:y would exceed its maximum relation limit of 1 (quota limit exceeded)"
     );
     let st = e.ctl.status("m").unwrap();
     assert_eq!(
