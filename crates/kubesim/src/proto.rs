@@ -226,9 +226,7 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
                 let (k, v) = map_entry(x, false)?;
                 other.insert(k, v);
             }
-            ("ConfigMap" | "Secret", 5, Field::Varint(v)) if kind == "Secret" => {
-                obj["immutable"] = json!(v != 0)
-            }
+            ("Secret", 5, Field::Varint(v)) => obj["immutable"] = json!(v != 0),
             ("ConfigMap", 4, Field::Varint(v)) => obj["immutable"] = json!(v != 0),
             _ => {}
         }

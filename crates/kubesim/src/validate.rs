@@ -549,12 +549,11 @@ fn check_object(
                 }
             }
             None => {
+                // Structural-schema pruning: an undeclared field survives only under
+                // x-kubernetes-preserve-unknown-fields or `additionalProperties: true`.
                 let keep = preserve
                     || additional == Some(&Value::Bool(true))
-                    || (embedded && matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
-                    // A schema without properties and no other structure keeps what it gets only
-                    // if it preserves unknown fields; otherwise the field is pruned.
-                    ;
+                    || (embedded && matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
                 if !keep && prune {
                     map.remove(&k);
                     report.unknown.push(child_path);
