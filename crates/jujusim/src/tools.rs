@@ -396,7 +396,7 @@ fn relation_ids(inner: &mut Inner, ctx: &mut HookCtx, a: &[String]) -> Out {
             .and_then(|uid| inner.state.relations.get(&uid))
             .and_then(|r| r.endpoint_of(&ctx.model, &ctx.app))
             .map(|e| e.name.clone())
-            .ok_or_else(|| usage("no endpoint name specified"))?
+            .ok_or_else(|| usage("no relation name specified"))?
     } else {
         args.remove(0)
     };
@@ -414,7 +414,8 @@ fn relation_ids(inner: &mut Inner, ctx: &mut HookCtx, a: &[String]) -> Out {
             })
         })
         .collect();
-    ids.sort();
+    // Go's sort.Strings: "db:10" sorts before "db:2", as in Juju.
+    ids.sort_by(|a, b| a.1.cmp(&b.1));
     let v = Value::Array(ids.into_iter().map(|(_, s)| Value::String(s)).collect());
     Ok(render(fmt, &v))
 }
@@ -718,7 +719,12 @@ fn status_set(inner: &mut Inner, ctx: &mut HookCtx, a: &[String]) -> Out {
             STATUSES.join(" ")
         )));
     }
-    let message = args.join(" ");
+    let message = if args.is_empty() {
+        String::new()
+    } else {
+        args.remove(0)
+    };
+    check_empty(&args)?;
     let application = p.bool("application");
     let leader = is_leader_ctx(inner, ctx);
     let Some(app) = inner
@@ -1110,9 +1116,13 @@ fn state_delete(inner: &mut Inner, ctx: &mut HookCtx, a: &[String]) -> Out {
     Ok(String::new())
 }
 
+const PORT_FORMAT: &str = "<port>[/<protocol>] or <from>-<to>[/<protocol>] or icmp";
+
+/// open-port/close-port argument, with Juju's messages.
 fn parse_port(arg: &str) -> Result<PortRange, Fail> {
     let lower = arg.to_lowercase();
-    if lower == "icmp" {
+    let shape = || usage(format!("expected {PORT_FORMAT}; got {arg:?}"));
+    if lower.starts_with("icmp") {
         return Ok(PortRange {
             protocol: "icmp".into(),
             from: 0,
@@ -1123,29 +1133,58 @@ fn parse_port(arg: &str) -> Result<PortRange, Fail> {
         Some((r, p)) => (r.to_string(), p.to_string()),
         None => (lower.clone(), "tcp".to_string()),
     };
-    if !["tcp", "udp"].contains(&proto.as_str()) {
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    if proto.is_empty()
+        || !proto
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
+        return Err(shape());
+    }
+    let (from_s, to_s) = match range.split_once('-') {
+        Some((f, t)) => (f.to_string(), t.to_string()),
+        None => (range.clone(), range.clone()),
+    };
+    if !digits(&from_s) || !digits(&to_s) {
+        return Err(shape());
+    }
+    let num = |s: &str| s.parse::<i64>().unwrap_or(i64::MAX);
+    let (from, to) = (num(&from_s), num(&to_s));
+    if from > to {
         return Err(usage(format!(
-            "invalid protocol {proto:?}, expected \"tcp\", \"udp\", or \"icmp\""
+            "invalid port range {from}-{to}/{proto}; expected fromPort <= toPort"
         )));
     }
-    let bad = || usage(format!("invalid port {range:?}"));
-    let (from, to) = match range.split_once('-') {
-        Some((f, t)) => (
-            f.parse::<u16>().map_err(|_| bad())?,
-            t.parse::<u16>().map_err(|_| bad())?,
-        ),
-        None => {
-            let n = range.parse::<u16>().map_err(|_| bad())?;
-            (n, n)
-        }
-    };
-    if from == 0 || to < from {
-        return Err(bad());
+    let in_range = |n: i64| (1..=65535).contains(&n);
+    if from == to && !in_range(from) {
+        return Err(usage(format!(
+            "port must be in the range [1, 65535]; got \"{from}\""
+        )));
+    }
+    if !in_range(from) {
+        return Err(usage(format!(
+            "fromPort must be in the range [1, 65535]; got \"{from}\""
+        )));
+    }
+    if !in_range(to) {
+        return Err(usage(format!(
+            "toPort must be in the range [1, 65535]; got \"{to}\""
+        )));
+    }
+    if proto == "icmp" {
+        return Err(usage(format!(
+            "protocol \"icmp\" doesn't support any ports; got \"{from}\""
+        )));
+    }
+    if proto != "tcp" && proto != "udp" {
+        return Err(usage(format!(
+            "protocol must be \"tcp\", \"udp\", or \"icmp\"; got {proto:?}"
+        )));
     }
     Ok(PortRange {
         protocol: proto,
-        from,
-        to,
+        from: from as u16,
+        to: to as u16,
     })
 }
 

@@ -59,7 +59,7 @@ fn relation_tools() {
     );
     assert_eq!(
         err(&e, "prov/0", "relation-ids"),
-        (2, "ERROR no endpoint name specified\n".into())
+        (2, "ERROR no relation name specified\n".into())
     );
     assert_eq!(
         ok(&e, "req/0", &format!("relation-list {r}")),
@@ -289,6 +289,17 @@ fn unit_tools() {
         "{\"message\":\"doing things\",\"status\":\"maintenance\",\"status-data\":{}}\n"
     );
     assert_eq!(
+        err(&e, "prov/1", "status-set active two words"),
+        (2, "ERROR unrecognized args: [\"words\"]\n".into())
+    );
+    assert_eq!(
+        err(&e, "prov/1", "status-set"),
+        (
+            2,
+            "ERROR invalid args, require <status> [message] [data]\n".into()
+        )
+    );
+    assert_eq!(
         err(&e, "prov/1", "status-set bogus"),
         (2, "ERROR invalid status \"bogus\", expected one of [maintenance blocked waiting active]\n".into())
     );
@@ -391,7 +402,32 @@ fn unit_tools() {
     );
     assert_eq!(
         err(&e, "prov/0", "open-port abc"),
-        (2, "ERROR invalid port \"abc\"\n".into())
+        (
+            2,
+            "ERROR expected <port>[/<protocol>] or <from>-<to>[/<protocol>] or icmp; got \"abc\"\n"
+                .into()
+        )
+    );
+    assert_eq!(
+        err(&e, "prov/0", "open-port 70000"),
+        (
+            2,
+            "ERROR port must be in the range [1, 65535]; got \"70000\"\n".into()
+        )
+    );
+    assert_eq!(
+        err(&e, "prov/0", "open-port 80/sctp"),
+        (
+            2,
+            "ERROR protocol must be \"tcp\", \"udp\", or \"icmp\"; got \"sctp\"\n".into()
+        )
+    );
+    assert_eq!(
+        err(&e, "prov/0", "close-port 90-80"),
+        (
+            2,
+            "ERROR invalid port range 90-80/tcp; expected fromPort <= toPort\n".into()
+        )
     );
     assert_eq!(
         err(&e, "prov/0", "open-port"),
