@@ -59,6 +59,26 @@ impl From<ReconcileError> for MembershipError {
 }
 
 impl MembershipError {
+    /// Did the API server refuse us for lack of rights (403)? An untrusted charm gets that for
+    /// anything outside its namespace, such as the namespace object itself.
+    pub fn is_forbidden(&self) -> bool {
+        fn reconcile_forbidden(e: &ReconcileError) -> bool {
+            match e {
+                ReconcileError::Api(failure) => failure.code == 403,
+                ReconcileError::Several(all) => all.iter().any(reconcile_forbidden),
+                _ => false,
+            }
+        }
+        match self {
+            MembershipError::Kube {
+                source: kube::Error::Api(status),
+                ..
+            } => status.code == 403,
+            MembershipError::Reconcile(e) => reconcile_forbidden(e),
+            _ => false,
+        }
+    }
+
     fn kube(verb: &'static str, what: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
         let what = what.into();
         move |source| MembershipError::Kube { verb, what, source }
@@ -151,7 +171,7 @@ pub async fn reconcile(flow: &mut Flow<'_>) -> Result<(), HookError> {
         model_on_mesh: flow.config.model_on_mesh,
         manage_authorization_policies: flow.config.manage_authorization_policies,
     };
-    let outcome = reconcile_with(
+    let result = reconcile_with(
         &reconciler,
         flow.ctx,
         flow.tools,
@@ -160,8 +180,21 @@ pub async fn reconcile(flow: &mut Flow<'_>) -> Result<(), HookError> {
         planned,
         flow.is_leader,
     )
-    .await
-    .map_err(boxed)?;
+    .await;
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        // Retrying cannot help until the operator grants access; `juju trust` runs
+        // config-changed, which comes back here.
+        Err(e) if e.is_forbidden() => {
+            tracing::warn!("{e}");
+            flow.summary.block(format!(
+                "the Kubernetes API refused access: run `juju trust {} --scope=cluster`",
+                identity.app
+            ));
+            return Ok(());
+        }
+        Err(e) => return Err(boxed(e)),
+    };
     let r = &outcome.report;
     if r.wrote() {
         tracing::info!(

@@ -468,3 +468,27 @@ fn removing_the_application_leaves_nothing_owned_behind() {
         );
     }
 }
+
+#[test]
+fn deployed_without_trust_the_beacon_blocks_with_what_to_do_and_recovers_when_trusted() {
+    let e = env();
+    let mut a = DeployArgs::new(beacon_charm(e.dir.path()));
+    a.app = Some(BEACON.to_owned());
+    a.trust = false;
+    a.config = BTreeMap::from([("model-on-mesh".to_owned(), "true".to_owned())]);
+    e.ctl.deploy(MODEL, a).expect("deploy beacon");
+    e.ctl.run_until_idle().expect("idle");
+    let (current, message) = e.unit_status(BEACON, 0);
+    assert_eq!(current, "blocked", "{message}");
+    assert!(
+        message.contains("juju trust beacon --scope=cluster"),
+        "says what to do: {message}"
+    );
+    assert!(!e.namespace_labels().contains_key(MANAGED_BY));
+
+    e.ctl.trust(MODEL, BEACON, true).expect("trust");
+    e.ctl.run_until_idle().expect("idle");
+    let (current, message) = e.unit_status(BEACON, 0);
+    assert_eq!(current, "waiting", "{message}");
+    assert_eq!(e.namespace_labels()[MANAGED_BY], "shop.beacon");
+}
