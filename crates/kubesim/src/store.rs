@@ -1198,6 +1198,25 @@ impl Inner {
                 if self.lookup(def, ns, &name).is_some() {
                     return Err(ApiError::already_exists(&def.group, &def.plural, &name));
                 }
+                if let Some(n) = ns.filter(|_| def.namespaced) {
+                    let terminating = self
+                        .objects
+                        .get("/namespaces")
+                        .and_then(|m| m.get(&(String::new(), n.to_string())))
+                        .is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some());
+                    if terminating {
+                        let mut e = ApiError::forbidden(format!(
+                            "{} \"{name}\" is forbidden: unable to create new content in namespace {n} because it is being terminated",
+                            crate::error::qualified(&def.group, &def.plural)
+                        ));
+                        e.details = Some(Box::new(crate::error::StatusDetails {
+                            name: name.clone(),
+                            group: def.group.clone(),
+                            kind: def.plural.clone(),
+                        }));
+                        return Err(e);
+                    }
+                }
                 if def.has_status {
                     // Status is set through the status subresource only (as the real server does).
                     if let Some(m) = new.as_object_mut() {
@@ -1412,7 +1431,14 @@ impl Inner {
         self.objects
             .entry(def.key())
             .or_default()
-            .insert((Self::ns_key(def, ns), name), stored);
+            .insert((Self::ns_key(def, ns), name.clone()), stored);
+        // A deleting object whose last finalizer was just removed goes now.
+        if new.pointer("/metadata/deletionTimestamp").is_some()
+            && !Self::has_finalizers(&new)
+            && def.kind != "Namespace"
+        {
+            self.delete_one(def, ns, &name, Propagation::Background);
+        }
         Ok(new)
     }
 
@@ -1448,8 +1474,106 @@ impl Inner {
                 }
             }
         }
-        self.remove_object(&def, ns, name, prop);
-        Ok(Self::present(&def, version, &obj))
+        let after = self.delete_one(&def, ns, name, prop).unwrap_or(obj);
+        Ok(Self::present(&def, version, &after))
+    }
+
+    fn has_finalizers(obj: &Value) -> bool {
+        obj.pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    }
+
+    fn namespace_has_content(&self, ns: &str) -> bool {
+        self.objects.values().any(|m| {
+            m.range((ns.to_string(), String::new())..)
+                .next()
+                .is_some_and(|((n, _), _)| n == ns)
+        })
+    }
+
+    /// Store a changed object in place with a new resourceVersion.
+    fn store_in_place(
+        &mut self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        name: &str,
+        mut obj: Value,
+    ) -> Value {
+        self.rv += 1;
+        obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        self.objects
+            .entry(def.key())
+            .or_default()
+            .insert((Self::ns_key(def, ns), name.to_string()), obj.clone());
+        obj
+    }
+
+    /// Delete honouring finalizers: an object with finalizers only gets a deletionTimestamp and
+    /// goes when its last finalizer is removed; a namespace deletes its content and stays
+    /// `Terminating` while finalized objects remain in it. Returns the object after the call.
+    fn delete_one(
+        &mut self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        name: &str,
+        prop: Propagation,
+    ) -> Option<Value> {
+        let mut obj = self.lookup(def, ns, name)?.clone();
+        if def.kind == "Namespace" {
+            let contents: Vec<(String, String)> = self
+                .objects
+                .iter()
+                .flat_map(|(key, m)| {
+                    m.range((name.to_string(), String::new())..)
+                        .take_while(|((n, _), _)| n == name)
+                        .map(|((_, nm), _)| (key.clone(), nm.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for (key, nm) in contents {
+                if let Some(d) = self.registry.get(&key) {
+                    self.delete_one(&d, Some(name), &nm, prop);
+                }
+            }
+            if self.namespace_has_content(name) {
+                if obj.pointer("/metadata/deletionTimestamp").is_none() {
+                    obj["metadata"]["deletionTimestamp"] = json!(now());
+                    obj["status"] = json!({"phase": "Terminating"});
+                    obj = self.store_in_place(def, None, name, obj);
+                }
+                return Some(obj);
+            }
+            self.remove_object(def, None, name, prop);
+            return Some(obj);
+        }
+        if Self::has_finalizers(&obj) {
+            if obj.pointer("/metadata/deletionTimestamp").is_none() {
+                obj["metadata"]["deletionTimestamp"] = json!(now());
+                obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                obj = self.store_in_place(def, ns, name, obj);
+            }
+            return Some(obj);
+        }
+        self.remove_object(def, ns, name, prop);
+        if let Some(n) = ns.filter(|_| def.namespaced) {
+            self.finish_namespace_if_empty(n);
+        }
+        Some(obj)
+    }
+
+    /// A Terminating namespace goes once nothing is left in it.
+    fn finish_namespace_if_empty(&mut self, ns: &str) {
+        let terminating = self
+            .objects
+            .get("/namespaces")
+            .and_then(|m| m.get(&(String::new(), ns.to_string())))
+            .is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some());
+        if terminating && !self.namespace_has_content(ns) {
+            if let Some(d) = self.registry.get("/namespaces") {
+                self.remove_object(&d, None, ns, Propagation::Background);
+            }
+        }
     }
 
     fn remove_object(
@@ -1506,7 +1630,7 @@ impl Inner {
         for (key, dns, dname) in dependents {
             if let Some(d) = self.registry.get(&key) {
                 let n = (!dns.is_empty()).then_some(dns.as_str());
-                self.remove_object(&d, n, &dname, prop);
+                self.delete_one(&d, n, &dname, prop);
             }
         }
     }

@@ -1228,3 +1228,61 @@ async fn gateway_crd_listeners_merge_by_name_and_schema_applies() {
         "{fields:?}"
     );
 }
+
+#[tokio::test]
+async fn finalizers_hold_deletion_and_namespace_terminates_when_empty() {
+    let server = start();
+    let c = client(&server);
+    make_ns(&c, "m").await;
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "m");
+    let mut held = cm("held", json!({}));
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    cms.create(&PostParams::default(), &held)
+        .await
+        .expect("create");
+    cms.create(&PostParams::default(), &cm("plain", json!({})))
+        .await
+        .expect("plain");
+    cms.delete("held", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let still = cms.get("held").await.expect("held by its finalizer");
+    assert!(still.metadata.deletion_timestamp.is_some());
+    let nss: Api<Namespace> = Api::all(c.clone());
+    nss.delete("m", &DeleteParams::default())
+        .await
+        .expect("delete ns");
+    let ns = nss.get("m").await.expect("namespace waits for its content");
+    assert_eq!(
+        ns.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    assert_eq!(
+        api_err(cms.get("plain").await.expect_err("plain content gone")).code,
+        404
+    );
+    let st = api_err(
+        cms.create(&PostParams::default(), &cm("new", json!({})))
+            .await
+            .expect_err("terminating"),
+    );
+    assert_eq!((st.code, st.reason.as_str()), (403, "Forbidden"));
+    assert!(
+        st.message.contains("because it is being terminated"),
+        "{}",
+        st.message
+    );
+    // Removing the last finalizer completes both deletions.
+    cms.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("remove finalizer");
+    assert_eq!(api_err(cms.get("held").await.expect_err("gone")).code, 404);
+    assert_eq!(
+        api_err(nss.get("m").await.expect_err("namespace gone")).code,
+        404
+    );
+}
