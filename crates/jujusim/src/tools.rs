@@ -1277,11 +1277,27 @@ fn network_get(inner: &mut Inner, ctx: &mut HookCtx, a: &[String]) -> Out {
     }
     let ip = unit_ip(inner, ctx);
     let cidr = format!("{}/32", ip);
-    if p.bool("primary-address") || p.bool("bind-address") || p.bool("ingress-address") {
+    if p.bool("primary-address") {
+        if p.bool("bind-address") || p.bool("ingress-address") || p.bool("egress-subnets") {
+            return Err(fail("--primary-address must be the only flag specified"));
+        }
         return Ok(render(fmt, &Value::String(ip)));
     }
+    // One flag prints its value; several print a map of them (as Juju's network-get).
+    let mut keys: BTreeMap<String, Value> = BTreeMap::new();
+    if p.bool("bind-address") {
+        keys.insert("bind-address".into(), Value::String(ip.clone()));
+    }
+    if p.bool("ingress-address") {
+        keys.insert("ingress-address".into(), Value::String(ip.clone()));
+    }
     if p.bool("egress-subnets") {
-        return Ok(render(fmt, &Value::String(cidr)));
+        keys.insert("egress-subnets".into(), json!([cidr]));
+    }
+    match keys.len() {
+        0 => {}
+        1 => return Ok(render(fmt, keys.values().next().unwrap_or(&Value::Null))),
+        _ => return Ok(render(fmt, &sorted_obj(keys))),
     }
     let subnet = {
         let parts: Vec<&str> = ip.split('.').collect();

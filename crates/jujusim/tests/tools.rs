@@ -461,6 +461,22 @@ fn unit_tools() {
         format!("{ip}\n")
     );
     assert_eq!(
+        ok(
+            &e,
+            "prov/0",
+            "network-get db --egress-subnets --format=json"
+        ),
+        format!("[\"{ip}/32\"]\n")
+    );
+    assert_eq!(
+        ok(
+            &e,
+            "prov/0",
+            "network-get db --bind-address --ingress-address --format=json"
+        ),
+        format!("{{\"bind-address\":\"{ip}\",\"ingress-address\":\"{ip}\"}}\n")
+    );
+    assert_eq!(
         err(&e, "prov/0", "network-get nope"),
         (
             1,
