@@ -1286,3 +1286,30 @@ async fn finalizers_hold_deletion_and_namespace_terminates_when_empty() {
         404
     );
 }
+
+#[tokio::test]
+async fn kubeconfig_works_for_kube_rs_with_namespace_and_token() {
+    let server = start();
+    make_ns(&client(&server), "m").await;
+    let token = server.issue_token(TokenScope::Namespace("m".into()));
+    for (yaml, scoped) in [
+        (server.kubeconfig(Some("m")), false),
+        (server.kubeconfig_for_token(&token, Some("m")), true),
+    ] {
+        let kc = kube::config::Kubeconfig::from_yaml(&yaml).expect("parse kubeconfig");
+        let cfg = Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config from kubeconfig");
+        assert_eq!(cfg.default_namespace, "m");
+        let c = Client::try_from(cfg).expect("client");
+        let cms: Api<ConfigMap> = Api::default_namespaced(c.clone());
+        cms.create(
+            &PostParams::default(),
+            &cm(if scoped { "b" } else { "a" }, json!({})),
+        )
+        .await
+        .expect("create in the context namespace");
+        let nss: Api<Namespace> = Api::all(c);
+        assert_eq!(nss.list(&ListParams::default()).await.is_ok(), !scoped);
+    }
+}
