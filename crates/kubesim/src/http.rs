@@ -106,6 +106,17 @@ fn take_fault(store: &Store, verb: &str, method: &str, path: &str) -> Option<Fau
     Some(action)
 }
 
+/// The log keeps the most recent records only, so a long simulation cannot grow it without bound.
+const LOG_CAP: usize = 200_000;
+
+fn push_log(store: &Store, record: RequestRecord) {
+    let mut g = store.lock();
+    if g.log.len() >= LOG_CAP {
+        g.log.drain(..LOG_CAP / 2);
+    }
+    g.log.push(record);
+}
+
 fn reason_for(code: u16) -> &'static str {
     match code {
         400 => "BadRequest",
@@ -157,7 +168,7 @@ async fn serve_one(
     if !internal {
         match take_fault(&store, &verb, method.as_str(), &path) {
             Some(FaultAction::Drop) => {
-                store.lock().log.push(record(0));
+                push_log(&store, record(0));
                 return Err(std::io::Error::other(
                     "kubesim: injected fault drops the connection",
                 ));
@@ -172,7 +183,7 @@ async fn serve_one(
                     format!("kubesim: injected fault ({code})"),
                 );
                 e.details = None;
-                store.lock().log.push(record(code));
+                push_log(&store, record(code));
                 return Ok(error_response(&e));
             }
             None => {}
@@ -180,7 +191,7 @@ async fn serve_one(
     }
     let resp = TowerToHyperService::new(router).call_hyper(req).await;
     if !internal {
-        store.lock().log.push(record(resp.status().as_u16()));
+        push_log(&store, record(resp.status().as_u16()));
     }
     Ok(resp)
 }

@@ -232,7 +232,7 @@ fn columns_and_cells(def: &ResourceDef, version: &str) -> (Vec<Value>, CellFn) {
             Box::new(move |o| {
                 let total = o.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
                 let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array);
-                let ready = statuses.map_or(0, |a| a.iter().filter(|c| c["ready"].as_bool() == Some(true)).count());
+                let ready = statuses.map_or(0, |a| a.iter().filter(|c| c["ready"].as_bool() == Some(true) && c.pointer("/state/running").is_some()).count());
                 let restarts: i64 = statuses.map_or(0, |a| a.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum());
                 let phase = s(o, "/status/phase");
                 vec![
@@ -414,6 +414,26 @@ pub fn table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pod_rows_count_ready_running_containers() {
+        let def = crate::registry::builtins()
+            .into_iter()
+            .find(|d| d.kind == "Pod")
+            .expect("pod kind");
+        let pod = json!({"metadata": {"name": "app-0", "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "spec": {"containers": [{"name": "charm"}, {"name": "app"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "charm", "ready": true, "restartCount": 1, "state": {"running": {}}},
+                {"name": "app", "ready": true, "restartCount": 2, "state": {"waiting": {}}}]}});
+        let t = table(&def, "v1", &[pod], "1", IncludeObject::None);
+        let cells = &t["rows"][0]["cells"];
+        assert_eq!(cells[0], json!("app-0"));
+        assert_eq!(cells[1], json!("1/2"));
+        assert_eq!(cells[2], json!("Running"));
+        assert_eq!(cells[3], json!("3"));
+        assert!(t["rows"][0].get("object").is_none());
+    }
 
     #[test]
     fn durations_and_paths() {
