@@ -1983,26 +1983,24 @@ impl Inner {
             return;
         };
         match ev.kind {
-            EventKind::RelationCreated => {
-                // The unit enters the relation's scope: it and every remote unit already in
-                // scope get -joined/-changed for each other (Juju's scope semantics).
-                if r.members.insert(key.to_string()) {
-                    let r = r.clone();
-                    let Some((m, a, _)) = split_unit_key(key) else {
-                        return;
-                    };
-                    let Some(other) = r.other_endpoint(m, a) else {
-                        return;
-                    };
-                    let remotes: Vec<String> = self
-                        .alive_units(&other.model, &other.app)
-                        .into_iter()
-                        .filter(|w| w != key && r.members.contains(w))
-                        .collect();
-                    for w in remotes {
-                        self.queue_join(key, &w, uid);
-                        self.queue_join(&w, key, uid);
-                    }
+            // The unit enters the relation's scope: it and every remote unit already in
+            // scope get -joined/-changed for each other (Juju's scope semantics).
+            EventKind::RelationCreated if r.members.insert(key.to_string()) => {
+                let r = r.clone();
+                let Some((m, a, _)) = split_unit_key(key) else {
+                    return;
+                };
+                let Some(other) = r.other_endpoint(m, a) else {
+                    return;
+                };
+                let remotes: Vec<String> = self
+                    .alive_units(&other.model, &other.app)
+                    .into_iter()
+                    .filter(|w| w != key && r.members.contains(w))
+                    .collect();
+                for w in remotes {
+                    self.queue_join(key, &w, uid);
+                    self.queue_join(&w, key, uid);
                 }
             }
             EventKind::RelationJoined => {
