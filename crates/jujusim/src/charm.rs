@@ -348,3 +348,48 @@ pub fn parse_go_bool(s: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charmcraft_yaml_alone_gives_metadata_config_and_actions() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("charmcraft.yaml"),
+            "name: beacon\ntype: charm\nprovides:\n  service-mesh:\n    interface: service_mesh\n    limit: 3\nrequires:\n  metrics: prometheus_scrape\npeers:\n  peers:\n    interface: beacon_peers\nconfig:\n  options:\n    model-on-mesh:\n      type: boolean\n      default: false\nactions:\n  show:\n    description: show things\n    params:\n      verbose:\n        type: boolean\n        default: true\n",
+        )
+        .unwrap();
+        let m = CharmMeta::load(dir.path()).unwrap();
+        assert_eq!(m.name, "beacon");
+        let sm = m.endpoint("service-mesh").unwrap();
+        assert_eq!(
+            (sm.role, sm.interface.as_str(), sm.limit),
+            (Role::Provider, "service_mesh", Some(3))
+        );
+        assert_eq!(
+            m.endpoint("metrics").unwrap().interface,
+            "prometheus_scrape"
+        );
+        assert_eq!(m.endpoint("peers").unwrap().role, Role::Peer);
+        assert_eq!(
+            m.config["model-on-mesh"].default,
+            Some(serde_json::json!(false))
+        );
+        assert_eq!(
+            m.actions["show"].params["verbose"]["default"],
+            serde_json::json!(true)
+        );
+        assert_eq!(
+            parse_config_value("model-on-mesh", &m.config["model-on-mesh"], "yes")
+                .unwrap_err()
+                .to_string(),
+            "option \"model-on-mesh\" expected boolean, got \"yes\""
+        );
+        assert_eq!(
+            parse_config_value("model-on-mesh", &m.config["model-on-mesh"], "True").unwrap(),
+            serde_json::json!(true)
+        );
+    }
+}
