@@ -14,18 +14,22 @@ use crate::state::{split_unit_key, unit_key, Bag, PortRange, Relation, StatusInf
 struct Fail {
     msg: String,
     usage: bool,
+    /// `-h`/`--help`: `msg` goes to stdout and the tool exits 0.
+    help: bool,
 }
 
 fn usage(msg: impl Into<String>) -> Fail {
     Fail {
         msg: msg.into(),
         usage: true,
+        help: false,
     }
 }
 fn fail(msg: impl Into<String>) -> Fail {
     Fail {
         msg: msg.into(),
         usage: false,
+        help: false,
     }
 }
 
@@ -108,7 +112,27 @@ fn parse(args: &[String], defs: &[FlagDef]) -> Result<Parsed, Fail> {
         let shown = format!("{}{}", &a[..dashes], name);
         let Some(def) = defs.iter().find(|d| d.names.contains(&name)) else {
             if name == "h" || name == "help" {
-                return Err(usage("flag: help requested"));
+                let mut opts: Vec<String> = defs
+                    .iter()
+                    .map(|d| {
+                        let n = d.names.last().copied().unwrap_or(d.canonical);
+                        let dash = if n.len() == 1 { "-" } else { "--" };
+                        if d.takes_value {
+                            format!("{dash}{n} (= \"\")")
+                        } else {
+                            format!("{dash}{n}  (= false)")
+                        }
+                    })
+                    .collect();
+                opts.sort();
+                return Err(Fail {
+                    msg: format!(
+                        "Usage: {{tool}} [options]\n\nOptions:\n{}\n",
+                        opts.join("\n")
+                    ),
+                    usage: false,
+                    help: true,
+                });
             }
             return Err(usage(format!("option provided but not defined: {shown}")));
         };
@@ -281,6 +305,11 @@ pub(crate) fn run_tool(inner: &mut Inner, req: &ToolRequest) -> ToolResponse {
     match result {
         Ok(stdout) => ToolResponse {
             stdout,
+            stderr: String::new(),
+            code: 0,
+        },
+        Err(f) if f.help => ToolResponse {
+            stdout: f.msg.replace("{tool}", &req.tool),
             stderr: String::new(),
             code: 0,
         },

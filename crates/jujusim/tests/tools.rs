@@ -103,6 +103,12 @@ fn relation_tools() {
         err(&e, "req/0", "relation-get -r"),
         (2, "ERROR option needs an argument: -r\n".into())
     );
+    let help = sh(&e, "m", "req/0", "relation-get --help");
+    assert_eq!(help.code, 0);
+    assert!(
+        help.stdout.starts_with("Usage: relation-get [options]"),
+        "{help:?}"
+    );
     assert_eq!(
         err(&e, "req/0", &format!("relation-get {r} - prov/0 extra")),
         (2, "ERROR unrecognized args: [\"extra\"]\n".into())
