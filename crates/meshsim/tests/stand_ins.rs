@@ -119,3 +119,48 @@ juju exec -u bookinfo-productpage-k8s/0 -- curl -s http://nowhere.bookinfo.svc.c
         unknown.stderr
     );
 }
+
+#[test]
+fn deploy_path_takes_a_charm_directory() {
+    setup();
+    let mut sim = meshsim::Sim::new(None).expect("simulator");
+    // `juju deploy NAME` assembles a charm directory; deploying that directory by path works too.
+    let steps = run_lines(
+        &mut sim,
+        &lines("juju add-model a\njuju deploy istio-ingress-k8s\n"),
+        true,
+    );
+    assert!(steps.iter().all(|s| s.out.code == 0));
+    let dir = sim.work.join("charms/istio-ingress-k8s");
+    let steps = run_lines(
+        &mut sim,
+        &lines(&format!(
+            "juju deploy {} edge-ingress\njuju status\njuju deploy ./no/such/charm\n",
+            dir.display()
+        )),
+        false,
+    );
+    assert_eq!(steps[0].out.code, 0, "{}", steps[0].out.stderr);
+    assert!(steps[0]
+        .out
+        .stderr
+        .contains("Located local charm \"istio-ingress-k8s\""));
+    assert!(
+        steps[1]
+            .out
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("edge-ingress ")),
+        "{}",
+        steps[1].out.stdout
+    );
+    assert_eq!(steps[2].out.code, 1);
+    assert!(
+        steps[2]
+            .out
+            .stderr
+            .starts_with("ERROR charm \"./no/such/charm\" not found"),
+        "{}",
+        steps[2].out.stderr
+    );
+}
