@@ -294,7 +294,11 @@ fn a_pass_with_nothing_to_change_writes_nothing_and_readiness_is_read_once() {
     dep["status"] = json!({"replicas": 2, "readyReplicas": 2});
     env.store().replace_status(dep).expect("status");
     let outcome = env.pass(ON_MESH, 2, true);
-    assert_eq!(outcome.status(), None, "ready and nothing to report: {outcome:?}");
+    assert_eq!(
+        outcome.status(),
+        None,
+        "ready and nothing to report: {outcome:?}"
+    );
     assert!(!outcome.report.wrote());
 }
 
@@ -349,6 +353,26 @@ fn model_on_mesh_labels_the_namespace_and_lets_the_controller_reach_the_model_op
             .map(String::as_str),
         Some("{}")
     );
+
+    // As the Python beacon: with manage-authorization-policies off, no model-operator policy
+    // either (the operator manages policies), while the namespace stays on the mesh.
+    env.pass(
+        Settings {
+            model_on_mesh: true,
+            manage_authorization_policies: false,
+        },
+        1,
+        true,
+    );
+    assert_eq!(env.namespace_labels()[MANAGED_BY], "bookinfo.beacon");
+    assert!(env
+        .get(
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            "beacon-bookinfo-policy-all-sources-modeloperator"
+        )
+        .is_none());
+    env.pass(ON_MESH, 1, true);
 
     // Turning it off removes only our labels, and the model-operator policy.
     env.pass(DEFAULT, 1, true);
