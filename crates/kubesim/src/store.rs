@@ -1288,6 +1288,9 @@ impl Inner {
                 }
             }
         }
+        if def.kind == "Service" && !def.custom && !status_sub {
+            self.default_service(&mut new, old);
+        }
         // Validation.
         let mut causes = Vec::new();
         if old.is_none() {
@@ -1633,6 +1636,80 @@ impl Inner {
                 self.delete_one(&d, n, &dname, prop);
             }
         }
+    }
+
+    /// What the real API server itself (not a controller) does to a Service: defaults and a
+    /// cluster IP from 10.152.183.0/24 upwards (the MicroK8s range Juju users see), kept on update.
+    fn default_service(&self, svc: &mut Value, old: Option<&Value>) {
+        if !svc["spec"].is_object() {
+            svc["spec"] = json!({});
+        }
+        let spec = &mut svc["spec"];
+        if spec["type"].as_str().unwrap_or("").is_empty() {
+            spec["type"] = json!("ClusterIP");
+        }
+        if spec["sessionAffinity"].is_null() {
+            spec["sessionAffinity"] = json!("None");
+        }
+        if let Some(ports) = spec["ports"].as_array_mut() {
+            for p in ports.iter_mut().filter(|p| p.is_object()) {
+                if p["protocol"].is_null() {
+                    p["protocol"] = json!("TCP");
+                }
+                if p["targetPort"].is_null() {
+                    p["targetPort"] = p["port"].clone();
+                }
+            }
+        }
+        if spec["type"] == json!("ExternalName") {
+            return;
+        }
+        let old_ip = old.and_then(|o| o.pointer("/spec/clusterIP")).cloned();
+        let ip = match (spec["clusterIP"].as_str(), old_ip) {
+            (Some(ip), _) if !ip.is_empty() => ip.to_string(),
+            (_, Some(Value::String(ip))) if !ip.is_empty() => ip,
+            _ => self.free_cluster_ip(),
+        };
+        spec["clusterIP"] = json!(ip);
+        spec["clusterIPs"] = json!([ip]);
+        if ip != "None" {
+            if spec["ipFamilies"].is_null() {
+                spec["ipFamilies"] = json!(["IPv4"]);
+            }
+            if spec["ipFamilyPolicy"].is_null() {
+                spec["ipFamilyPolicy"] = json!("SingleStack");
+            }
+        }
+        if spec["internalTrafficPolicy"].is_null() {
+            spec["internalTrafficPolicy"] = json!("Cluster");
+        }
+    }
+
+    fn free_cluster_ip(&self) -> String {
+        let used: std::collections::HashSet<&str> = self
+            .objects
+            .get("/services")
+            .map(|m| {
+                m.values()
+                    .filter_map(|s| s.pointer("/spec/clusterIP").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let base: u32 = (10 << 24) | (152 << 16) | (183 << 8);
+        (1..(1u32 << 16))
+            .map(|n| base + n)
+            .filter(|ip| ip & 0xff != 0 && ip & 0xff != 255)
+            .map(|ip| {
+                format!(
+                    "{}.{}.{}.{}",
+                    ip >> 24,
+                    (ip >> 16) & 0xff,
+                    (ip >> 8) & 0xff,
+                    ip & 0xff
+                )
+            })
+            .find(|ip| !used.contains(ip.as_str()))
+            .unwrap_or_else(|| "None".to_string())
     }
 
     pub fn current_rv(&self) -> String {

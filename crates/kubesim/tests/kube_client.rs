@@ -1313,3 +1313,57 @@ async fn kubeconfig_works_for_kube_rs_with_namespace_and_token() {
         assert_eq!(nss.list(&ListParams::default()).await.is_ok(), !scoped);
     }
 }
+
+#[tokio::test]
+async fn services_get_defaults_and_a_stable_cluster_ip() {
+    let server = start();
+    let c = client(&server);
+    make_ns(&c, "m").await;
+    let svcs: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(c.clone(), "m");
+    let svc = |name: &str, extra: Value| -> k8s_openapi::api::core::v1::Service {
+        let mut v = json!({"metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 9080}]}});
+        if let (Some(spec), Some(e)) = (v["spec"].as_object_mut(), extra.as_object()) {
+            spec.extend(e.clone());
+        }
+        serde_json::from_value(v).expect("service")
+    };
+    let a = serde_json::to_value(
+        svcs.create(&PostParams::default(), &svc("a", json!({})))
+            .await
+            .expect("a"),
+    )
+    .expect("json");
+    let b = serde_json::to_value(
+        svcs.create(&PostParams::default(), &svc("b", json!({})))
+            .await
+            .expect("b"),
+    )
+    .expect("json");
+    let h = serde_json::to_value(
+        svcs.create(
+            &PostParams::default(),
+            &svc("h", json!({"clusterIP": "None"})),
+        )
+        .await
+        .expect("h"),
+    )
+    .expect("json");
+    assert_eq!(a["spec"]["type"], json!("ClusterIP"));
+    assert_eq!(a["spec"]["ports"][0]["protocol"], json!("TCP"));
+    assert_eq!(a["spec"]["ports"][0]["targetPort"], json!(9080));
+    let ip_a = a["spec"]["clusterIP"].as_str().expect("ip").to_string();
+    assert!(ip_a.starts_with("10.152."), "{ip_a}");
+    assert_ne!(b["spec"]["clusterIP"], a["spec"]["clusterIP"]);
+    assert_eq!(h["spec"]["clusterIP"], json!("None"));
+    // An apply or a replace that omits the IP keeps it.
+    let applied = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "labels": {"x": "y"}},
+        "spec": {"selector": {"app": "a"}, "ports": [{"port": 9080}]}});
+    let out = svcs
+        .patch("a", &PatchParams::apply("t"), &Patch::Apply(&applied))
+        .await
+        .expect("apply");
+    assert_eq!(
+        out.spec.and_then(|s| s.cluster_ip).as_deref(),
+        Some(ip_a.as_str())
+    );
+}
