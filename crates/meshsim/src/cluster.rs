@@ -131,11 +131,14 @@ fn is_waypoint(gw: &Value) -> bool {
     s(gw, "/spec/gatewayClassName") == "istio-waypoint"
 }
 
-/// One pass of the simulated controllers. Returns the namespaces in which it wrote or deleted
-/// something, so the caller can give the charms there a chance to notice (update-status).
+/// One pass of the simulated controllers. Returns the namespaces in which istiod wrote or
+/// deleted something (a waypoint appeared, scaled or went), so the caller can give the charms
+/// there a chance to notice (update-status). Pod label roll-outs are not reported: no charm
+/// waits for them.
 pub fn reconcile(c: &dyn Cluster) -> BTreeSet<String> {
+    let mut rolled = BTreeSet::new();
+    rollout_statefulset_labels(c, &mut rolled);
     let mut changed = BTreeSet::new();
-    rollout_statefulset_labels(c, &mut changed);
     if istiod(c).is_some() {
         reconcile_waypoints(c, &mut changed);
     }
