@@ -434,6 +434,21 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
                 tracing::error!(error = %e, "cannot manage authorization policies");
                 return Ok(());
             }
+            // Operator problems, reported rather than retried: a namespace listed in config that
+            // does not exist, or no permission (the charm is not trusted).
+            Err(e) if ns != flow.beacon.namespace() && e.is_all_code(404) => {
+                tracing::error!(error = %e, namespace = %ns, "cannot write policies");
+                flow.summary.block(format!(
+                    "namespace {ns:?} in {CONFIG_CROSS_MODEL_NAMESPACES} does not exist"
+                ));
+            }
+            Err(e) if e.is_all_code(403) => {
+                tracing::error!(error = %e, namespace = %ns, "cannot write policies");
+                flow.summary.block(format!(
+                    "not allowed to manage AuthorizationPolicies in namespace {ns:?}: run `juju trust {}`",
+                    flow.beacon.app
+                ));
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -144,6 +144,22 @@ impl ReconcileError {
         }
     }
 
+    /// The HTTP codes of the failures inside (for [`ReconcileError::Api`] and
+    /// [`ReconcileError::Several`] of them).
+    fn codes(&self) -> Vec<u16> {
+        match self {
+            ReconcileError::Api(f) => vec![f.code],
+            ReconcileError::Several(all) => all.iter().flat_map(|e| e.codes()).collect(),
+            _ => vec![0],
+        }
+    }
+
+    /// Did every request fail with `code` (404 for a missing namespace, 403 for a forbidden one)?
+    pub fn is_all_code(&self, code: u16) -> bool {
+        let codes = self.codes();
+        !codes.is_empty() && codes.iter().all(|c| *c == code)
+    }
+
     /// Is this (or every error inside it) a missing kind?
     pub fn is_kind_not_served(&self) -> bool {
         match self {

@@ -496,3 +496,174 @@ fn a_missing_crd_blocks_with_a_clear_message() {
     assert_eq!(st, "blocked");
     assert!(msg.contains("AuthorizationPolicy CRD"), "{msg}");
 }
+
+/// The workload's relation ids on `endpoint` in `model` (as its unit sees them).
+fn relation_id(e: &Env, model: &str, unit: &str, endpoint: &str) -> String {
+    let out = e
+        .ctl
+        .exec(model, unit, &["relation-ids".into(), endpoint.into()])
+        .expect("relation-ids");
+    out.stdout
+        .lines()
+        .next()
+        .expect("one relation")
+        .trim()
+        .to_owned()
+}
+
+fn set_app_data(e: &Env, model: &str, unit: &str, endpoint: &str, kv: &str) {
+    let id = relation_id(e, model, unit, endpoint);
+    let out = e
+        .ctl
+        .exec(
+            model,
+            unit,
+            &[
+                "relation-set".into(),
+                "-r".into(),
+                id,
+                "--app".into(),
+                kv.into(),
+            ],
+        )
+        .expect("relation-set");
+    assert_eq!(out.code, 0, "relation-set: {}", out.stderr);
+    e.ctl.run_until_idle().expect("idle");
+}
+
+#[test]
+fn a_cross_model_service_mesh_relation_needs_the_namespace_opted_in() {
+    let e = env();
+    setup(&e, &[]);
+    e.ctl.add_model("other").expect("model");
+    let w = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
+    let mut a = DeployArgs::new(&w);
+    a.app = Some("catalogue".into());
+    e.ctl.deploy("other", a).expect("deploy");
+    e.ctl
+        .offer(MODEL, "beacon:service-mesh", None)
+        .expect("offer");
+    let saas = e
+        .ctl
+        .consume("other", "shop.beacon", None)
+        .expect("consume");
+    e.ctl
+        .integrate("other", &saas, "catalogue:service-mesh")
+        .expect("integrate");
+    e.ctl.run_until_idle().expect("idle");
+
+    // The consumer library in model `other` targets its own namespace.
+    let mut p = policy("frontend", "catalogue", 8080);
+    p.source_namespace = "other".into();
+    p.target_namespace = "other".into();
+    let raw = format!("policies={}", bag(std::slice::from_ref(&p)));
+    set_app_data(&e, "other", "catalogue/0", "service-mesh", &raw);
+    let in_other = |e: &Env| {
+        e.kube
+            .store()
+            .list(AP.0, AP.1, Some("other"), None)
+            .expect("list")
+            .len()
+    };
+    assert_eq!(in_other(&e), 0, "not opted in: nothing written there");
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked");
+    assert!(msg.contains("cross-model-namespaces"), "{msg}");
+
+    e.ctl
+        .set_config(
+            MODEL,
+            BEACON,
+            &BTreeMap::from([("cross-model-namespaces".to_owned(), "other".to_owned())]),
+        )
+        .expect("config");
+    e.ctl.run_until_idle().expect("idle");
+    let written = e
+        .kube
+        .store()
+        .list(AP.0, AP.1, Some("other"), None)
+        .expect("list");
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["metadata"]["name"], json!(name_of(&p)));
+    assert_eq!(
+        written[0]["spec"]["rules"][0]["from"][0]["source"]["principals"],
+        json!(["cluster.local/ns/other/sa/frontend"])
+    );
+    assert_eq!(unit_status(&e, "beacon/0").0, "active");
+
+    // A listed namespace that does not exist is reported; the other namespace is unaffected.
+    e.ctl
+        .set_config(
+            MODEL,
+            BEACON,
+            &BTreeMap::from([(
+                "cross-model-namespaces".to_owned(),
+                "other, ghost".to_owned(),
+            )]),
+        )
+        .expect("config");
+    let mut ghost = p.clone();
+    ghost.target_namespace = "ghost".into();
+    let raw = format!("policies={}", bag(&[p.clone(), ghost]));
+    set_app_data(&e, "other", "catalogue/0", "service-mesh", &raw);
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked");
+    assert!(msg.contains("namespace \"ghost\""), "{msg}");
+    assert_eq!(in_other(&e), 1);
+
+    // Breaking the cross-model relation removes it there too.
+    e.ctl
+        .remove_relation("other", &saas, "catalogue:service-mesh")
+        .expect("remove relation");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(in_other(&e), 0);
+}
+
+#[test]
+fn a_cross_model_scraper_is_resolved_through_provide_cmr_mesh() {
+    let e = env();
+    setup(&e, &[]);
+    e.ctl.add_model("cos").expect("model");
+    let meta = "requires:\n  metrics-endpoint:\n    interface: prometheus_scrape\n  require-cmr-mesh:\n    interface: cross_model_mesh\n";
+    let s = workload_charm(e.dir.path(), "prometheus-k8s", meta);
+    let mut a = DeployArgs::new(&s);
+    a.app = Some("prometheus-k8s".into());
+    e.ctl.deploy("cos", a).expect("deploy");
+    e.ctl
+        .offer(MODEL, "beacon:metrics-endpoint,provide-cmr-mesh", None)
+        .expect("offer");
+    let saas = e.ctl.consume("cos", "shop.beacon", None).expect("consume");
+    for ep in ["metrics-endpoint", "require-cmr-mesh"] {
+        let theirs = if ep == "require-cmr-mesh" {
+            "provide-cmr-mesh"
+        } else {
+            ep
+        };
+        e.ctl
+            .integrate(
+                "cos",
+                &format!("{saas}:{theirs}"),
+                &format!("prometheus-k8s:{ep}"),
+            )
+            .expect("integrate");
+    }
+    e.ctl.run_until_idle().expect("idle");
+    set_app_data(
+        &e,
+        "cos",
+        "prometheus-k8s/0",
+        "require-cmr-mesh",
+        r#"cmr_data={"app_name": "prometheus-k8s", "juju_model_name": "cos"}"#,
+    );
+    // Exactly the Python beacon's object for this case (vector beacon-metrics-scrape-cross-model,
+    // here with beacon app `beacon` in model `shop`).
+    let live = policies_in_cluster(&e);
+    let principals: Vec<_> = live
+        .values()
+        .map(|o| o["spec"]["rules"][0]["from"][0]["source"]["principals"][0].clone())
+        .collect();
+    assert_eq!(
+        principals,
+        vec![json!("cluster.local/ns/cos/sa/prometheus-k8s")]
+    );
+}
