@@ -240,6 +240,15 @@ fn unit_status(e: &Env, unit: &str) -> (String, String) {
     )
 }
 
+fn app_status(e: &Env, app: &str) -> (String, String) {
+    let st = serde_json::to_value(e.ctl.status(MODEL).expect("status")).expect("json");
+    let s = &st["applications"][app]["application-status"];
+    (
+        s["current"].as_str().unwrap_or_default().to_owned(),
+        s["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
 #[test]
 fn relate_change_and_break_follow_the_relation_data() {
     let e = env();
@@ -269,6 +278,11 @@ fn relate_change_and_break_follow_the_relation_data() {
     assert_eq!(
         unit_status(&e, "beacon/0"),
         ("active".into(), "1 authorization policy".into())
+    );
+    assert_eq!(
+        app_status(&e, BEACON),
+        ("active".into(), "1 authorization policy".into()),
+        "the leader sets the application status too"
     );
 
     // Change: a new port is a new policy; the old one goes.
@@ -449,6 +463,13 @@ fn hostile_and_malformed_data_is_refused_while_other_policies_stay() {
     let (st, msg) = unit_status(&e, "beacon/0");
     assert_eq!(st, "blocked");
     assert!(msg.contains("not valid JSON"), "{msg}");
+
+    // Meanwhile the other relation's changes still converge, stale policy pruned included.
+    let good2 = policy("frontend", "catalogue", 8443);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&good2)));
+    let mut want = vec![name_of(&good2), name_of(&own)];
+    want.sort();
+    assert_eq!(names(&e), want);
 
     // Fixed data: active again.
     write_policies(&e, "intruder", &bag(std::slice::from_ref(&own)));
@@ -666,4 +687,39 @@ fn a_cross_model_scraper_is_resolved_through_provide_cmr_mesh() {
         principals,
         vec![json!("cluster.local/ns/cos/sa/prometheus-k8s")]
     );
+}
+
+#[test]
+fn a_refresh_from_the_python_beacon_renames_and_recreates_nothing() {
+    let e = env();
+    setup(&e, &["catalogue"]);
+    let p = policy("frontend", "catalogue", 8080);
+    // What the Python beacon applied for this data (field manager = the application name, its
+    // labels, no annotation).
+    let beacon = istio_beacon::render::Beacon::new(BEACON, MODEL);
+    let python_obj = istio_beacon::render::render_policy(&beacon, &p).expect("render");
+    e.kube
+        .store()
+        .apply(python_obj, BEACON, true)
+        .expect("python beacon's object");
+    let before = &policies_in_cluster(&e)[&name_of(&p)];
+    let uid = before["metadata"]["uid"].clone();
+
+    e.kube.store().clear_request_log();
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p)));
+    let after = policies_in_cluster(&e);
+    assert_eq!(after.keys().cloned().collect::<Vec<_>>(), vec![name_of(&p)]);
+    assert_eq!(
+        after[&name_of(&p)]["metadata"]["uid"],
+        uid,
+        "same object, not recreated"
+    );
+    let deletes = e
+        .kube
+        .store()
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("authorizationpolicies") && r.verb == "delete")
+        .count();
+    assert_eq!(deletes, 0);
 }
