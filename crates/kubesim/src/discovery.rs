@@ -62,7 +62,7 @@ pub fn api_group(reg: &Registry, group: &str) -> Option<Value> {
     Some(g)
 }
 
-const VERBS: [&str; 7] = [
+const VERBS: [&str; 8] = [
     "create",
     "delete",
     "deletecollection",
@@ -70,6 +70,7 @@ const VERBS: [&str; 7] = [
     "list",
     "patch",
     "update",
+    "watch",
 ];
 
 fn defs_in<'a>(reg: &'a Registry, group: &str, version: &str) -> Vec<&'a ResourceDef> {

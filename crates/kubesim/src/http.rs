@@ -607,11 +607,6 @@ fn resource(
             Ok(json_response(200, &obj, &[]))
         }
         (Method::GET, None) => {
-            if params.get("watch").is_some_and(|w| w == "true" || w == "1") {
-                return Err(ApiError::method_not_allowed(
-                    "kubesim does not implement watch",
-                ));
-            }
             let ls = LabelSelector::parse(
                 params
                     .get("labelSelector")
@@ -624,6 +619,32 @@ fn resource(
                     .map(String::as_str)
                     .unwrap_or(""),
             )?;
+            if params.get("watch").is_some_and(|w| w == "true" || w == "1") {
+                let spec = crate::watch::WatchSpec {
+                    def: def.clone(),
+                    version: version.to_string(),
+                    namespace: ns.map(String::from),
+                    labels: ls,
+                    fields: fs,
+                    table: wants_table(headers),
+                    include,
+                    timeout: params
+                        .get("timeoutSeconds")
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .map(std::time::Duration::from_secs),
+                    bookmarks: params
+                        .get("allowWatchBookmarks")
+                        .is_some_and(|b| b == "true"),
+                };
+                let send_initial = params.get("sendInitialEvents").is_some_and(|b| b == "true");
+                return crate::watch::start(
+                    store,
+                    g,
+                    spec,
+                    params.get("resourceVersion").map(String::as_str),
+                    send_initial,
+                );
+            }
             let rv = g.current_rv();
             let all = g.list_refs(&def, ns, &ls, &fs);
             let offset: usize = params

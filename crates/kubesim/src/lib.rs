@@ -16,6 +16,7 @@ mod server;
 mod store;
 mod table;
 mod validate;
+mod watch;
 
 pub use error::{ApiError, Cause, Error, StatusDetails};
 pub use log::{Fault, FaultAction, RequestRecord};

@@ -79,7 +79,34 @@ pub(crate) struct Inner {
     pub log: Vec<RequestRecord>,
     pub faults: Vec<Fault>,
     pub tokens: HashMap<String, TokenScope>,
+    /// Recent changes, oldest first, for watches.
+    pub events: std::collections::VecDeque<Event>,
+    /// Watches from a resourceVersion at or below this one are too old (410 Expired).
+    pub events_dropped_up_to: u64,
+    /// Wakes watches when an event is recorded.
+    pub notify: tokio::sync::watch::Sender<u64>,
 }
+
+/// Change kinds as watch events name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// One change of one object (storage version), with its previous state for selector transitions.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rv: u64,
+    pub key: String,
+    pub event_type: EventType,
+    pub object: Value,
+    pub previous: Option<Value>,
+}
+
+/// How many changes are kept for watches that start from an older resourceVersion.
+const EVENT_HISTORY: usize = 10_000;
 
 /// Handle on the emulated cluster's state. Cheap to clone; all clones share the state.
 #[derive(Clone)]
@@ -231,6 +258,9 @@ impl Store {
             log: Vec::new(),
             faults: Vec::new(),
             tokens: HashMap::new(),
+            events: std::collections::VecDeque::new(),
+            events_dropped_up_to: 0,
+            notify: tokio::sync::watch::channel(0).0,
         };
         for ns in DEFAULT_NAMESPACES {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -520,6 +550,7 @@ impl Store {
             .map_err(|e| ApiError::bad_request(format!("state has invalid tokens: {e}")))?;
         let mut g = self.lock();
         g.objects.clear();
+        g.events.clear();
         g.registry = Registry::with_builtins();
         for obj in objects {
             let (key, ns, name) = {
@@ -548,6 +579,8 @@ impl Store {
                 .insert((ns, name), obj.clone());
         }
         g.rv = v["resourceVersion"].as_u64().unwrap_or(g.rv);
+        // Watches cannot resume across a restore.
+        g.events_dropped_up_to = g.rv;
         g.tokens.extend(tokens);
         Ok(())
     }
@@ -1431,10 +1464,17 @@ impl Inner {
         self.rv += 1;
         new["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let stored = Self::present(def, def.storage_version(), &new);
-        self.objects
+        let previous = self
+            .objects
             .entry(def.key())
             .or_default()
-            .insert((Self::ns_key(def, ns), name.clone()), stored);
+            .insert((Self::ns_key(def, ns), name.clone()), stored.clone());
+        let event_type = if previous.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.record(def, event_type, &stored, previous);
         // A deleting object whose last finalizer was just removed goes now.
         if new.pointer("/metadata/deletionTimestamp").is_some()
             && !Self::has_finalizers(&new)
@@ -1505,10 +1545,12 @@ impl Inner {
     ) -> Value {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.objects
+        let previous = self
+            .objects
             .entry(def.key())
             .or_default()
             .insert((Self::ns_key(def, ns), name.to_string()), obj.clone());
+        self.record(def, EventType::Modified, &obj, previous);
         obj
     }
 
@@ -1565,6 +1607,29 @@ impl Inner {
         Some(obj)
     }
 
+    /// Remember a change for watches and wake them.
+    fn record(
+        &mut self,
+        def: &ResourceDef,
+        event_type: EventType,
+        object: &Value,
+        previous: Option<Value>,
+    ) {
+        self.events.push_back(Event {
+            rv: self.rv,
+            key: def.key(),
+            event_type,
+            object: object.clone(),
+            previous,
+        });
+        while self.events.len() > EVENT_HISTORY {
+            if let Some(e) = self.events.pop_front() {
+                self.events_dropped_up_to = e.rv;
+            }
+        }
+        self.notify.send_replace(self.rv);
+    }
+
     /// A Terminating namespace goes once nothing is left in it.
     fn finish_namespace_if_empty(&mut self, ns: &str) {
         let terminating = self
@@ -1594,6 +1659,9 @@ impl Inner {
             return;
         };
         self.rv += 1;
+        let mut gone = obj.clone();
+        gone["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        self.record(def, EventType::Deleted, &gone, Some(obj.clone()));
         let uid = obj
             .pointer("/metadata/uid")
             .and_then(Value::as_str)
@@ -1612,27 +1680,33 @@ impl Inner {
         }
         // Garbage collection of dependents.
         let mut dependents = Vec::new();
-        for (key, m) in self.objects.iter_mut() {
-            for ((dns, dname), o) in m.iter_mut() {
-                let Some(refs) = o
-                    .pointer_mut("/metadata/ownerReferences")
-                    .and_then(Value::as_array_mut)
-                else {
-                    continue;
-                };
-                if !refs.iter().any(|r| r["uid"].as_str() == Some(uid.as_str())) {
-                    continue;
-                }
-                if prop == Propagation::Orphan {
-                    refs.retain(|r| r["uid"].as_str() != Some(uid.as_str()));
-                } else {
-                    dependents.push((key.clone(), dns.clone(), dname.clone()));
+        for (key, m) in self.objects.iter() {
+            for ((dns, dname), o) in m.iter() {
+                let owned = o
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| {
+                        refs.iter().any(|r| r["uid"].as_str() == Some(uid.as_str()))
+                    });
+                if owned {
+                    dependents.push((key.clone(), dns.clone(), dname.clone(), o.clone()));
                 }
             }
         }
-        for (key, dns, dname) in dependents {
-            if let Some(d) = self.registry.get(&key) {
-                let n = (!dns.is_empty()).then_some(dns.as_str());
+        for (key, dns, dname, mut o) in dependents {
+            let Some(d) = self.registry.get(&key) else {
+                continue;
+            };
+            let n = (!dns.is_empty()).then_some(dns.as_str());
+            if prop == Propagation::Orphan {
+                if let Some(refs) = o
+                    .pointer_mut("/metadata/ownerReferences")
+                    .and_then(Value::as_array_mut)
+                {
+                    refs.retain(|r| r["uid"].as_str() != Some(uid.as_str()));
+                }
+                self.store_in_place(&d, n, &dname, o);
+            } else {
                 self.delete_one(&d, n, &dname, prop);
             }
         }

@@ -1367,3 +1367,125 @@ async fn services_get_defaults_and_a_stable_cluster_ip() {
         Some(ip_a.as_str())
     );
 }
+
+/// The watch events of `GET path` (which must carry `watch=true&timeoutSeconds=N`), decoded as
+/// kube-rs decodes them.
+async fn watch_events(c: &Client, path: &str) -> Vec<kube::core::WatchEvent<ConfigMap>> {
+    let req = axum::http::Request::builder()
+        .uri(path)
+        .body(Vec::new())
+        .expect("request");
+    let text = c.request_text(req).await.expect("watch");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("watch event"))
+        .collect()
+}
+
+fn describe(events: &[kube::core::WatchEvent<ConfigMap>]) -> Vec<String> {
+    use kube::core::WatchEvent::*;
+    events
+        .iter()
+        .map(|e| match e {
+            Added(o) => format!("ADDED {}", o.metadata.name.clone().unwrap_or_default()),
+            Modified(o) => format!("MODIFIED {}", o.metadata.name.clone().unwrap_or_default()),
+            Deleted(o) => format!("DELETED {}", o.metadata.name.clone().unwrap_or_default()),
+            Bookmark(_) => "BOOKMARK".to_string(),
+            Error(s) => format!("ERROR {}", s.code),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn watch_replays_changes_with_selector_transitions() {
+    let server = start();
+    let c = client(&server);
+    make_ns(&c, "m").await;
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "m");
+    cms.create(&PostParams::default(), &cm("old", json!({"w": "1"})))
+        .await
+        .expect("old");
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    cms.create(&PostParams::default(), &cm("a", json!({"w": "1"})))
+        .await
+        .expect("a");
+    cms.create(&PostParams::default(), &cm("other", json!({})))
+        .await
+        .expect("other");
+    cms.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "2"}})),
+    )
+    .await
+    .expect("modify");
+    cms.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"w": null}}})),
+    )
+    .await
+    .expect("unlabel");
+    cms.patch(
+        "other",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"w": "1"}}})),
+    )
+    .await
+    .expect("label");
+    cms.delete("other", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let base = "/api/v1/namespaces/m/configmaps?watch=true&timeoutSeconds=1";
+    let events = watch_events(
+        &c,
+        &format!("{base}&labelSelector=w%3D1&resourceVersion={rv}"),
+    )
+    .await;
+    assert_eq!(
+        describe(&events),
+        [
+            "ADDED a",
+            "MODIFIED a",
+            "DELETED a",
+            "ADDED other",
+            "DELETED other"
+        ]
+    );
+    // Without a resourceVersion: the current state first, as ADDED.
+    let events = watch_events(&c, base).await;
+    assert_eq!(describe(&events), ["ADDED a", "ADDED old"]);
+    // A watch that is open while changes happen sees them (live or replayed, same result).
+    let now_rv = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let c2 = c.clone();
+    let path = format!(
+        "/api/v1/namespaces/m/configmaps?watch=true&timeoutSeconds=2&resourceVersion={now_rv}"
+    );
+    let open = tokio::spawn(async move { watch_events(&c2, &path).await });
+    cms.create(&PostParams::default(), &cm("live", json!({})))
+        .await
+        .expect("live");
+    cms.delete("live", &DeleteParams::default())
+        .await
+        .expect("delete live");
+    assert_eq!(
+        describe(&open.await.expect("watch task")),
+        ["ADDED live", "DELETED live"]
+    );
+    // After a restore the history is gone: resuming answers 410 Expired in an ERROR event.
+    let store = server.store();
+    store.restore(store.dump()).expect("restore");
+    let events = watch_events(&c, &format!("{base}&resourceVersion={rv}")).await;
+    assert_eq!(describe(&events), ["ERROR 410"]);
+}
