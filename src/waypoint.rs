@@ -188,7 +188,9 @@ impl Identity {
         if model_on_mesh {
             let has_mesh_labels = current.contains_key(USE_WAYPOINT_LABEL)
                 || current.contains_key(DATAPLANE_MODE_LABEL);
-            if !ours && (has_mesh_labels || owner.is_some()) {
+            // As the Python beacon: only mesh labels someone else set stop us; a stale
+            // managed-by label alone (its beacon removed its mesh labels) is taken over.
+            if !ours && has_mesh_labels {
                 return NamespacePlan::ClaimedByOther {
                     owner: owner.cloned(),
                 };
@@ -222,8 +224,9 @@ pub enum NamespacePlan {
     Unchanged,
     /// A JSON merge patch of `metadata.labels`: `Some` sets, `None` removes.
     Patch(BTreeMap<String, Option<String>>),
-    /// Another beacon (or someone without the managed-by label, `owner: None`) put mesh labels on
-    /// the namespace: leave them alone and say so.
+    /// Another beacon (or someone without the managed-by label, `owner: None`) put mesh labels
+    /// (`istio.io/use-waypoint` or `istio.io/dataplane-mode`) on the namespace: leave them alone
+    /// and say so.
     ClaimedByOther { owner: Option<String> },
 }
 
@@ -401,6 +404,11 @@ mod tests {
             }
         );
         assert_eq!(i.plan_namespace(&other, false), NamespacePlan::Unchanged);
+        let stale = BTreeMap::from([(MANAGED_BY_LABEL.to_owned(), "bookinfo.gone".to_owned())]);
+        assert!(matches!(
+            i.plan_namespace(&stale, true),
+            NamespacePlan::Patch(_)
+        ));
         let unowned = BTreeMap::from([(DATAPLANE_MODE_LABEL.to_owned(), "ambient".to_owned())]);
         assert_eq!(
             i.plan_namespace(&unowned, true),
