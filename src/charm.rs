@@ -381,9 +381,20 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
 
     // Render.
     let gathered = inputs::gather(&flow.beacon, &service_mesh, &metrics, &cmr);
-    let rules = Rules {
+    let mut rules = Rules {
         extra_namespaces: flow.config.cross_model_namespaces.clone(),
+        services: BTreeMap::new(),
     };
+    // Services named by app policies (other than the application's own) must be the
+    // application's: read each once.
+    let to_check = render::services_to_check(&flow.beacon, &rules, &gathered.candidates);
+    if !to_check.is_empty() {
+        let client = flow.kube().await?;
+        for (ns, name) in to_check {
+            let info = service_info(&client, &ns, &name).await;
+            rules.services.insert((ns, name), info);
+        }
+    }
     let rendered = render::render_all(&flow.beacon, &rules, &gathered.candidates);
     let refused: Vec<_> = gathered
         .problems
@@ -398,7 +409,13 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
     }
 
     // Apply, namespace by namespace; then prune what no readable relation wants any more.
-    let unreadable = gathered.unreadable.clone();
+    let mut unreadable = gathered.unreadable.clone();
+    for (origin, refusal) in &rendered.refusals {
+        // A Service we could not read is a read failure: keep what that relation had.
+        if matches!(refusal, render::Refusal::ServiceUnreadable { .. }) {
+            unreadable.insert(inputs::relation_key(&origin.endpoint, origin.relation_id));
+        }
+    }
     let may_delete = |obj: &DynamicObject| {
         if unreadable.is_empty() && unreadable_endpoints.is_empty() {
             return true;
@@ -467,6 +484,21 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
         if n == 1 { "y" } else { "ies" }
     ));
     Ok(())
+}
+
+/// What the cluster says about a Service an entry targets (one GET).
+async fn service_info(client: &kube::Client, namespace: &str, name: &str) -> render::ServiceInfo {
+    use k8s_openapi::api::core::v1::Service;
+    let api: kube::Api<Service> = kube::Api::namespaced(client.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(None) => render::ServiceInfo::Missing,
+        Ok(Some(svc)) => render::ServiceInfo::Selects(
+            svc.spec
+                .and_then(|s| s.selector)
+                .and_then(|sel| sel.get(render::APP_NAME_LABEL).cloned()),
+        ),
+        Err(e) => render::ServiceInfo::Unknown(e.to_string()),
+    }
 }
 
 /// "refused 2 policies: service-mesh:3 (app evil): target namespace ...; ..." — short enough for

@@ -114,12 +114,63 @@ pub struct Candidate {
     pub policy: Policy,
 }
 
-/// What the operator allows beyond the beacon's own namespace.
+/// What the operator allows beyond the beacon's own namespace, and what the cluster says about
+/// the Services that entries name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
     /// Namespaces other than the beacon's own that it may write policies into, for
     /// `service-mesh` relations from other models (config `cross-model-namespaces`).
     pub extra_namespaces: BTreeSet<String>,
+    /// The Services named by app policies as `target_service` (other than the application's
+    /// own), by (namespace, name), as read from the cluster; see [`services_to_check`].
+    pub services: BTreeMap<(String, String), ServiceInfo>,
+}
+
+/// What the cluster said about a Service an entry targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceInfo {
+    /// No such Service.
+    Missing,
+    /// The Service exists; its selector's `app.kubernetes.io/name`, if any.
+    Selects(Option<String>),
+    /// It could not be read (the error).
+    Unknown(String),
+}
+
+/// The (namespace, Service) pairs that must be looked up before [`validate`]: app policies
+/// naming a `target_service` other than the target application's own Service. Only a Service
+/// whose selector picks the application's pods (`app.kubernetes.io/name: <app>`) is its door.
+///
+/// Only entries that pass every other check are considered, so hostile data cannot make the
+/// beacon read Services in namespaces it does not manage.
+pub fn services_to_check(
+    beacon: &Beacon,
+    rules: &Rules,
+    candidates: &[Candidate],
+) -> BTreeSet<(String, String)> {
+    candidates
+        .iter()
+        .filter(|c| c.origin.kind == OriginKind::RelationData)
+        .filter(|c| {
+            c.policy.validate().is_ok()
+                && check_names(&c.policy).is_ok()
+                && check_door(beacon, rules, &c.origin, &c.policy).is_ok()
+        })
+        .filter_map(|c| custom_service(&c.policy))
+        .map(|(ns, svc)| (ns.to_owned(), svc.to_owned()))
+        .collect()
+}
+
+/// `(namespace, service)` when an app policy targets a Service other than its application's.
+fn custom_service(policy: &Policy) -> Option<(&str, &str)> {
+    if policy.target_type != PolicyTargetType::App {
+        return None;
+    }
+    let service = policy.target_service.as_deref().filter(|s| !s.is_empty())?;
+    if policy.target_app_name.as_deref() == Some(service) {
+        return None;
+    }
+    Some((policy.target_namespace.as_str(), service))
 }
 
 /// Why one policy entry is not rendered. Each refusal is reported (status and log) with the
@@ -143,6 +194,14 @@ pub enum Refusal {
         namespace: String,
         own_namespace: String,
     },
+    #[error("target service {service:?} is not application {app:?}'s own: {why}")]
+    ForeignService {
+        service: String,
+        app: String,
+        why: String,
+    },
+    #[error("target service {service:?} could not be read: {error}")]
+    ServiceUnreadable { service: String, error: String },
     #[error("target application {target:?} is not the related application {remote_app:?}")]
     NotOwnDoor {
         target: Option<String>,
@@ -251,6 +310,45 @@ pub fn validate(beacon: &Beacon, rules: &Rules, candidate: &Candidate) -> Result
         // The beacon's own policies target itself in its own namespace by construction.
         return Ok(());
     }
+    check_door(beacon, rules, origin, policy)?;
+    check_service(rules, policy)
+}
+
+/// A Service named by an app policy must be the target application's: its selector picks the
+/// application's pods. Otherwise a charm could open another application's Service.
+fn check_service(rules: &Rules, policy: &Policy) -> Result<(), Refusal> {
+    let Some((ns, service)) = custom_service(policy) else {
+        return Ok(());
+    };
+    let app = policy.target_app_name.clone().unwrap_or_default();
+    let refuse = |why: String| {
+        Err(Refusal::ForeignService {
+            service: service.to_owned(),
+            app: app.clone(),
+            why,
+        })
+    };
+    match rules.services.get(&(ns.to_owned(), service.to_owned())) {
+        Some(ServiceInfo::Selects(Some(selected))) if *selected == app => Ok(()),
+        Some(ServiceInfo::Selects(other)) => refuse(format!(
+            "its selector picks app.kubernetes.io/name={}",
+            other.as_deref().unwrap_or("(none)")
+        )),
+        Some(ServiceInfo::Missing) => refuse(format!("no Service {service:?} in namespace {ns:?}")),
+        Some(ServiceInfo::Unknown(e)) => Err(Refusal::ServiceUnreadable {
+            service: service.to_owned(),
+            error: e.clone(),
+        }),
+        None => refuse("it was not looked up".to_owned()),
+    }
+}
+
+fn check_door(
+    beacon: &Beacon,
+    rules: &Rules,
+    origin: &Origin,
+    policy: &Policy,
+) -> Result<(), Refusal> {
     let own = beacon.namespace();
     if policy.target_namespace != own {
         if origin.cross_model == Some(false) {

@@ -723,3 +723,40 @@ fn a_refresh_from_the_python_beacon_renames_and_recreates_nothing() {
         .count();
     assert_eq!(deletes, 0);
 }
+
+#[test]
+fn a_target_service_of_another_application_is_refused() {
+    let e = env();
+    setup(&e, &["catalogue"]);
+    let store = e.kube.store();
+    // A second Service of catalogue's own, and the database's Service.
+    for (name, app) in [
+        ("catalogue-internal", "catalogue"),
+        ("database", "postgresql"),
+    ] {
+        store
+            .create(json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": MODEL},
+                "spec": {"selector": {"app.kubernetes.io/name": app}, "ports": [{"port": 80}]}
+            }))
+            .expect("service");
+    }
+    let mut internal = policy("frontend", "catalogue", 8080);
+    internal.target_service = Some("catalogue-internal".into());
+    let mut foreign = policy("frontend", "catalogue", 5432);
+    foreign.target_service = Some("database".into());
+    write_policies(&e, "catalogue", &bag(&[internal.clone(), foreign]));
+    let live = policies_in_cluster(&e);
+    assert_eq!(
+        live.keys().cloned().collect::<Vec<_>>(),
+        vec![name_of(&internal)]
+    );
+    assert_eq!(
+        live[&name_of(&internal)]["spec"]["targetRefs"][0]["name"],
+        json!("catalogue-internal")
+    );
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked");
+    assert!(msg.contains("\"database\""), "{msg}");
+}

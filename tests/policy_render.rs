@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use istio_beacon::inputs::{gather, RelationSnapshot};
 use istio_beacon::render::{
-    policy_name, render_all, render_policy, validate, Beacon, Candidate, Origin, OriginKind,
-    Refusal, Rules, ORIGIN_ANNOTATION,
+    policy_name, render_all, render_policy, services_to_check, validate, Beacon, Candidate, Origin,
+    OriginKind, Refusal, Rules, ServiceInfo, ORIGIN_ANNOTATION,
 };
 use serde_json::{json, Value};
 use service_mesh::Policy;
@@ -91,12 +91,14 @@ fn every_vector_passes_the_security_checks_in_its_natural_relation() {
                 origin: origin("service-mesh", 1, &target, kind),
                 policy,
             };
-            assert_eq!(
-                validate(&beacon, &Rules::default(), &c),
-                Ok(()),
-                "{}",
-                case["id"]
-            );
+            // A Service other than the application's own must select the application's pods.
+            let mut rules = Rules::default();
+            for key in services_to_check(&beacon, &rules, std::slice::from_ref(&c)) {
+                rules
+                    .services
+                    .insert(key, ServiceInfo::Selects(Some(target.clone())));
+            }
+            assert_eq!(validate(&beacon, &rules, &c), Ok(()), "{}", case["id"]);
         }
     }
 }
@@ -197,6 +199,7 @@ fn another_namespace_is_refused_unless_opted_in_for_cross_model() {
     );
     let rules = Rules {
         extra_namespaces: BTreeSet::from(["kube-system".to_owned()]),
+        ..Rules::default()
     };
     // Opted in: a cross-model relation may write there...
     assert_eq!(check(p.clone(), "remote-abc", Some(true), &rules), Ok(()));
@@ -448,4 +451,60 @@ fn metrics_scrapers_get_the_beacons_own_unit_policy_resolving_cross_model_caller
         local["spec"]["rules"][0]["to"][0]["operation"]["ports"],
         json!(["15090"])
     );
+}
+
+#[test]
+fn a_target_service_must_be_the_applications_own() {
+    let beacon = Beacon::new("beacon", "shop");
+    let mut p = base_policy();
+    p.target_service = Some("database".into());
+    let c = Candidate {
+        origin: origin("service-mesh", 3, "catalogue", OriginKind::RelationData),
+        policy: p,
+    };
+    let key = ("shop".to_owned(), "database".to_owned());
+    assert_eq!(
+        services_to_check(&beacon, &Rules::default(), std::slice::from_ref(&c)),
+        BTreeSet::from([key.clone()])
+    );
+    let with = |info: ServiceInfo| Rules {
+        services: [(key.clone(), info)].into(),
+        ..Rules::default()
+    };
+    // Another application's Service.
+    assert!(matches!(
+        validate(
+            &beacon,
+            &with(ServiceInfo::Selects(Some("postgresql".into()))),
+            &c
+        ),
+        Err(Refusal::ForeignService { .. })
+    ));
+    // No such Service (yet).
+    assert!(matches!(
+        validate(&beacon, &with(ServiceInfo::Missing), &c),
+        Err(Refusal::ForeignService { .. })
+    ));
+    // Could not be read: its own refusal, which the flow treats as a read failure.
+    assert!(matches!(
+        validate(&beacon, &with(ServiceInfo::Unknown("timeout".into())), &c),
+        Err(Refusal::ServiceUnreadable { .. })
+    ));
+    // A Service selecting catalogue's pods is catalogue's door.
+    assert_eq!(
+        validate(
+            &beacon,
+            &with(ServiceInfo::Selects(Some("catalogue".into()))),
+            &c
+        ),
+        Ok(())
+    );
+    // Entries refused anyway are never looked up: hostile data makes no reads elsewhere.
+    let mut hostile = c.clone();
+    hostile.policy.target_namespace = "kube-system".into();
+    assert!(services_to_check(&beacon, &Rules::default(), &[hostile]).is_empty());
+    // The application's own Service needs no lookup.
+    let mut own = c;
+    own.policy.target_service = Some("catalogue".into());
+    assert!(services_to_check(&beacon, &Rules::default(), &[own]).is_empty());
 }
