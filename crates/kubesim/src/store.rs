@@ -486,6 +486,56 @@ impl Store {
         .map(|_| ())
     }
 
+    /// Any patch type with explicit options (field manager, force, field validation, dry run),
+    /// exactly as `PATCH` over HTTP. `PatchType::Apply` needs `opts.field_manager`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn patch(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        patch_type: PatchType,
+        patch: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let mut g = self.lock();
+        let (key, ver) = Self::resolve(&g, api_version, kind)?;
+        g.patch(
+            &key,
+            &ver,
+            namespace.or(Some("default")),
+            name,
+            patch_type,
+            patch,
+            opts,
+            false,
+        )
+        .map(|r| r.object)
+    }
+
+    /// Delete with an explicit propagation policy; returns the object as the server answers it
+    /// (with `deletionTimestamp` if finalizers hold it).
+    pub fn delete_with(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        propagation: Propagation,
+    ) -> Result<Value, ApiError> {
+        let mut g = self.lock();
+        let (key, ver) = Self::resolve(&g, api_version, kind)?;
+        g.delete(
+            &key,
+            &ver,
+            namespace.or(Some("default")),
+            name,
+            propagation,
+            None,
+        )
+    }
+
     /// Install (create, or replace if present) every CustomResourceDefinition in a multi-document YAML.
     pub fn install_crd_yaml(&self, yaml: &str) -> Result<(), ApiError> {
         for doc in serde_yaml::Deserializer::from_str(yaml) {

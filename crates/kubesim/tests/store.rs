@@ -146,3 +146,73 @@ fn namespace_delete_cascades_and_dump_restore() {
         1
     );
 }
+
+#[test]
+fn patch_with_options_and_orphaning_delete() {
+    use kubesim::{PatchType, Propagation, WriteOptions};
+    let s = store();
+    let opts = WriteOptions {
+        field_manager: "mgr".into(),
+        ..Default::default()
+    };
+    let applied = s
+        .patch(
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            Some("m"),
+            "p",
+            PatchType::Apply,
+            policy("p", "ALLOW"),
+            &opts,
+        )
+        .expect("apply via patch");
+    assert_eq!(
+        applied["metadata"]["managedFields"][0]["manager"],
+        json!("mgr")
+    );
+    let dry = WriteOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    let out = s
+        .patch(
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            Some("m"),
+            "p",
+            PatchType::Merge,
+            json!({"spec": {"action": "DENY"}}),
+            &dry,
+        )
+        .expect("dry run");
+    assert_eq!(out["spec"]["action"], json!("DENY"));
+    let live = s
+        .get(
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            Some("m"),
+            "p",
+        )
+        .expect("get");
+    assert_eq!(
+        live["spec"]["action"],
+        json!("ALLOW"),
+        "dry run stores nothing"
+    );
+    let owner = s
+        .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner", "namespace": "m"}}))
+        .expect("owner");
+    let uid = owner["metadata"]["uid"].clone();
+    s.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "child", "namespace": "m",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]}}))
+        .expect("child");
+    s.delete_with("v1", "ConfigMap", Some("m"), "owner", Propagation::Orphan)
+        .expect("orphan");
+    let child = s
+        .get("v1", "ConfigMap", Some("m"), "child")
+        .expect("child stays");
+    assert!(child["metadata"]
+        .get("ownerReferences")
+        .and_then(|r| r.as_array())
+        .is_none_or(|r| r.is_empty()));
+}
