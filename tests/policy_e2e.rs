@@ -502,6 +502,37 @@ fn metrics_scrapers_may_reach_the_beacon_on_15090() {
         json!({"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/scraper"]}}],
                "to": [{"operation": {"ports": ["15090"]}}]})
     );
+    e.ctl
+        .remove_relation(MODEL, "beacon:metrics-endpoint", "scraper:metrics-endpoint")
+        .expect("remove relation");
+    e.ctl.run_until_idle().expect("idle");
+    assert!(
+        names(&e).is_empty(),
+        "the scraper's access goes with its relation"
+    );
+}
+
+#[test]
+fn an_invalid_namespace_in_config_is_reported() {
+    let e = env();
+    setup(&e, &[]);
+    e.ctl
+        .set_config(
+            MODEL,
+            BEACON,
+            &BTreeMap::from([(
+                "cross-model-namespaces".to_owned(),
+                "ok-ns, Bad_NS".to_owned(),
+            )]),
+        )
+        .expect("config");
+    e.ctl.run_until_idle().expect("idle");
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked");
+    assert!(
+        msg.contains("config cross-model-namespaces: \"Bad_NS\" is not a namespace name"),
+        "{msg}"
+    );
 }
 
 #[test]
