@@ -516,7 +516,7 @@ fn refusal_summary(refused: &[&(render::Origin, render::Refusal)]) -> String {
         String::new()
     };
     format!(
-        "refused {} policy entr{} from {}{more}",
+        "refused {} policy entr{} from {}{more}; fix that data or remove the relation",
         refused.len(),
         if refused.len() == 1 { "y" } else { "ies" },
         first
