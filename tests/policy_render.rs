@@ -508,3 +508,30 @@ fn a_target_service_must_be_the_applications_own() {
     own.policy.target_service = Some("catalogue".into());
     assert!(services_to_check(&beacon, &Rules::default(), &[own]).is_empty());
 }
+
+#[test]
+fn an_unreadable_cmr_data_keeps_the_scrapers_objects_instead_of_guessing() {
+    let beacon = Beacon::new("istio-beacon-k8s", "bookinfo");
+    let metrics = vec![
+        snapshot("metrics-endpoint", 8, "remote-1234", Ok(vec![])),
+        snapshot("metrics-endpoint", 9, "local-scraper", Ok(vec![])),
+    ];
+    let cmr = vec![snapshot(
+        "provide-cmr-mesh",
+        10,
+        "remote-1234",
+        Ok(vec![("cmr_data", "{\"app_name\": ")]),
+    )];
+    let g = gather(&beacon, &[], &metrics, &cmr);
+    // The caller whose identity is unknown gets no policy rendered under a guessed name, and
+    // what it had is kept; the other scraper is unaffected.
+    assert_eq!(g.candidates.len(), 1);
+    assert_eq!(g.candidates[0].policy.source_app_name, "local-scraper");
+    assert_eq!(
+        g.unreadable,
+        BTreeSet::from(["metrics-endpoint:8".to_owned()])
+    );
+    assert_eq!(g.problems.len(), 1);
+    assert_eq!(g.problems[0].0.remote_app, "remote-1234");
+    assert!(matches!(g.problems[0].1, Refusal::Malformed(_)));
+}
