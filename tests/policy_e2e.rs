@@ -791,3 +791,60 @@ fn a_target_service_of_another_application_is_refused() {
     assert_eq!(st, "blocked");
     assert!(msg.contains("\"database\""), "{msg}");
 }
+
+#[test]
+fn the_binary_also_works_through_hooks_links() {
+    let e = env();
+    // A charm dir without `dispatch`: one `hooks/<name>` link to the binary per hook, as older
+    // Juju charms are laid out.
+    let d = e.dir.path().join("charms").join("beacon-hooks");
+    let hooks = d.join("hooks");
+    std::fs::create_dir_all(&hooks).expect("mkdir");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["metadata.yaml", "config.yaml"] {
+        std::fs::copy(repo.join(f), d.join(f)).expect("copy charm file");
+    }
+    let mut hook_names: Vec<String> = [
+        "install",
+        "start",
+        "leader-elected",
+        "leader-settings-changed",
+        "config-changed",
+        "update-status",
+        "upgrade-charm",
+        "stop",
+        "remove",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for ep in [
+        "service-mesh",
+        "metrics-endpoint",
+        "provide-cmr-mesh",
+        "peers",
+        "charm-tracing",
+    ] {
+        for ev in ["created", "joined", "changed", "departed", "broken"] {
+            hook_names.push(format!("{ep}-relation-{ev}"));
+        }
+    }
+    for name in hook_names {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_istio-beacon-k8s"), hooks.join(name))
+            .expect("hook link");
+    }
+    deploy(&e, &d, BEACON, 1, true);
+    let c = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
+    deploy(&e, &c, "catalogue", 1, false);
+    e.ctl
+        .integrate(MODEL, "beacon:service-mesh", "catalogue:service-mesh")
+        .expect("integrate");
+    e.ctl.run_until_idle().expect("idle");
+    let p = policy("frontend", "catalogue", 8080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p)));
+    assert_eq!(names(&e), vec![name_of(&p)]);
+    assert_eq!(
+        unit_status(&e, "beacon/0"),
+        ("active".into(), "1 authorization policy".into())
+    );
+}
