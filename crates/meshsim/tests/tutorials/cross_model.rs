@@ -2,9 +2,9 @@
 //! without the cross-model mesh relation does not let the caller in; with it, the declared
 //! calls answer and the others get `RBAC: access denied`; teardown leaves nothing owned.
 
-mod common;
-
-use common::{answer, assert_all_succeeded, outputs, owned_objects, repo_root, run_lines, setup};
+use crate::common::{
+    answer, assert_all_succeeded, outputs, owned_objects, repo_root, run_lines, setup,
+};
 
 const REVIEWS: &str = "http://bookinfo-reviews-k8s.bookinfo-2.svc.cluster.local:9080";
 

@@ -2,9 +2,9 @@
 //! repository): as written it stops at step 4, where Juju finds the relation ambiguous; with
 //! only that line naming its endpoints it runs to the end with the answers the mesh gives.
 
-mod common;
-
-use common::{answer, assert_all_succeeded, outputs, owned_objects, repo_root, run_lines, setup};
+use crate::common::{
+    answer, assert_all_succeeded, outputs, owned_objects, repo_root, run_lines, setup,
+};
 use meshsim::script;
 
 const STEP4: &str = "juju integrate bookinfo-reviews-k8s istio-beacon-k8s";
