@@ -91,6 +91,15 @@ fn io(ctx: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
 impl Sim {
     /// A fresh world (or the one saved in `state`).
     pub fn new(state: Option<&Path>) -> Result<Sim, Error> {
+        // Hooks run in their charm's directory: every path handed to jujusim must be absolute.
+        let state: Option<PathBuf> = match state {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(io(dir.display().to_string()))?;
+                Some(dir.canonicalize().map_err(io(dir.display().to_string()))?)
+            }
+            None => None,
+        };
+        let state = state.as_deref();
         let (work, tmp) = match state {
             Some(dir) => {
                 let w = dir.join("work");

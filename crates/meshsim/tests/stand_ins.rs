@@ -164,3 +164,51 @@ fn deploy_path_takes_a_charm_directory() {
         steps[2].out.stderr
     );
 }
+
+#[test]
+fn state_directory_keeps_deployed_charms_working() {
+    setup();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("one.sh"),
+        "juju add-model istio-system\njuju deploy istio-k8s --trust\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("two.sh"),
+        "juju status\njuju add-model m\njuju deploy istio-beacon-k8s --trust\njuju status\nkubectl get pods -n m -o name\n",
+    )
+    .expect("write");
+    let run = |file: &str| {
+        // A relative --state directory, as a user would type it.
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+            .args(["run", "--state", "state", file])
+            .current_dir(dir.path())
+            .output()
+            .expect("meshsim runs");
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            o.status.code(),
+        )
+    };
+    let (out, code) = run("one.sh");
+    assert_eq!(code, Some(0), "{out}");
+    let (out, code) = run("two.sh");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("hook failed"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("istio-k8s/0*") && l.contains("active")),
+        "{out}"
+    );
+    // istiod (restored from the first run) deploys the new beacon's waypoint, which the beacon
+    // waits for before it reports active.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("istio-beacon-k8s/0*") && l.contains("active")),
+        "{out}"
+    );
+    if meshsim::kubectl::find_kubectl().is_some() {
+        assert!(out.contains("pod/m-istio-beacon-k8s-waypoint-0"), "{out}");
+    }
+}
