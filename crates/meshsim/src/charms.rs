@@ -88,7 +88,8 @@ pub fn resolve(arg: &str, work: &Path) -> Result<PathBuf, CharmError> {
     if is_path(arg) {
         let p = PathBuf::from(arg);
         return if p.exists() {
-            Ok(p)
+            // Absolute, since hooks do not run in meshsim's working directory.
+            p.canonicalize().map_err(|e| CharmError::Io(arg.to_string(), e))
         } else {
             Err(CharmError::Unknown(
                 arg.to_string(),
