@@ -317,10 +317,15 @@ pub fn evaluate(snap: &Snapshot, req: &Request) -> Decision {
         .iter()
         .filter_map(Policy::from_object)
         .collect();
-    let host_header = if req.port == 80 {
-        req.host.clone()
-    } else {
-        format!("{}:{}", req.host, req.port)
+    // The Host header curl sends (`host[:port]`), unless the request sets its own.
+    let host_header = match req
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+    {
+        Some((_, v)) => v.clone(),
+        None if req.port == 80 => req.host.clone(),
+        None => format!("{}:{}", req.host, req.port),
     };
     let attrs = |principal: Option<String>| Attributes {
         principal,

@@ -502,6 +502,17 @@ fn negative_fields_namespaces_hosts_and_headers() {
         evaluate(&w.snap, &req(vec![])),
         Decision::DeniedAtWaypoint { .. }
     ));
+    // An explicit Host header is what `hosts` sees.
+    assert!(matches!(
+        evaluate(
+            &w.snap,
+            &req(vec![
+                ("X-Token".into(), "okay".into()),
+                ("Host".into(), "elsewhere".into())
+            ])
+        ),
+        Decision::DeniedAtWaypoint { .. }
+    ));
 }
 
 // WP: "istio.io/use-waypoint-namespace" points at a waypoint in another namespace; the value
