@@ -89,7 +89,8 @@ pub fn resolve(arg: &str, work: &Path) -> Result<PathBuf, CharmError> {
         let p = PathBuf::from(arg);
         return if p.exists() {
             // Absolute, since hooks do not run in meshsim's working directory.
-            p.canonicalize().map_err(|e| CharmError::Io(arg.to_string(), e))
+            p.canonicalize()
+                .map_err(|e| CharmError::Io(arg.to_string(), e))
         } else {
             Err(CharmError::Unknown(
                 arg.to_string(),
