@@ -2369,12 +2369,7 @@ impl Inner {
             "juju",
             true,
         )?;
-        pod["status"] = json!({
-            "phase": "Running",
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
-            "conditions": [{"type": "Ready", "status": "True"}],
-        });
+        pod["status"] = running_pod_status(&pod, &ip);
         self.store.replace_status(pod)?;
         Ok(())
     }
@@ -2420,27 +2415,22 @@ impl Inner {
         if ports.is_empty() {
             ports.push(json!({"name": "placeholder", "port": 65535, "protocol": "TCP", "targetPort": 65535}));
         }
-        // The port list is replaced whole (a read-modify-write update rather than an
-        // apply), so the placeholder port never lingers next to real ones.
-        match self.store.get("v1", "Service", Some(model), app) {
-            Ok(mut svc) => {
-                svc["spec"]["ports"] = Value::Array(ports);
-                self.store.update(svc)?;
-            }
-            Err(e) if e.code == 404 => {
-                self.store.create(json!({
-                    "apiVersion": "v1",
-                    "kind": "Service",
-                    "metadata": {"name": app, "namespace": model, "labels": Self::app_labels(app)},
-                    "spec": {
-                        "type": "ClusterIP",
-                        "selector": {"app.kubernetes.io/name": app},
-                        "ports": ports,
-                    },
-                }))?;
-            }
-            Err(e) => return Err(e.into()),
-        }
+        // Applied by the "juju" manager: a port it stops applying (the placeholder once real
+        // ports are opened, a closed port) is removed with its server-defaulted fields.
+        self.store.apply(
+            json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": app, "namespace": model, "labels": Self::app_labels(app)},
+                "spec": {
+                    "type": "ClusterIP",
+                    "selector": {"app.kubernetes.io/name": app},
+                    "ports": ports,
+                },
+            }),
+            "juju",
+            true,
+        )?;
         Ok(())
     }
 
@@ -2502,12 +2492,7 @@ impl Inner {
             "juju",
             true,
         )?;
-        pod["status"] = json!({
-            "phase": "Running",
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
-            "conditions": [{"type": "Ready", "status": "True"}],
-        });
+        pod["status"] = running_pod_status(&pod, ip);
         self.store.replace_status(pod)?;
         Ok(())
     }
@@ -2538,4 +2523,48 @@ impl Inner {
         }
         Ok(path)
     }
+}
+
+/// The status the kubelet reports for a started pod: every container running and ready (so
+/// `kubectl get pods` shows `1/1 Running`), with the pod conditions a healthy pod has.
+fn running_pod_status(pod: &Value, ip: &str) -> Value {
+    // Kubernetes timestamps have second precision.
+    let started = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let containers: Vec<Value> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            json!({
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": "",
+                "containerID": format!("containerd://{}", uuid::Uuid::new_v4().simple()),
+                "ready": true,
+                "started": true,
+                "restartCount": 0,
+                "state": {"running": {"startedAt": started}},
+                "lastState": {},
+            })
+        })
+        .collect();
+    let condition = |t: &str| json!({"type": t, "status": "True", "lastProbeTime": null, "lastTransitionTime": started});
+    json!({
+        "phase": "Running",
+        "hostIP": "10.0.0.10",
+        "hostIPs": [{"ip": "10.0.0.10"}],
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "startTime": started,
+        "qosClass": "BestEffort",
+        "conditions": [
+            condition("PodReadyToStartContainers"),
+            condition("Initialized"),
+            condition("Ready"),
+            condition("ContainersReady"),
+            condition("PodScheduled"),
+        ],
+        "containerStatuses": containers,
+    })
 }

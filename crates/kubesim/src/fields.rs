@@ -59,6 +59,34 @@ impl<'a> Types<'a> {
         builtin_list_type(path)
     }
 
+    /// The list type strategic merge patch uses: built-in kinds merge by their single
+    /// `patchMergeKey` (a Service port by `port`, a container port by `containerPort`), while
+    /// server-side apply keys the same lists by their `x-kubernetes-list-map-keys` (with `protocol`).
+    pub fn patch_list_type(&self, path: &[String]) -> ListType {
+        match self.list_type(path) {
+            ListType::Map(keys) if self.schema.is_none() && keys.len() > 1 => {
+                ListType::Map(keys.into_iter().take(1).collect())
+            }
+            lt => lt,
+        }
+    }
+
+    /// The default of a key field of an associative list, which the real server fills in an
+    /// applied configuration before keying its items (a Service port without `protocol` is the
+    /// `TCP` one).
+    fn key_default(&self, path: &[String], key: &str) -> Option<Value> {
+        if self.schema.is_some() && path.first().map(String::as_str) != Some("metadata") {
+            return self
+                .schema_at(path)?
+                .get("items")?
+                .get("properties")?
+                .get(key)?
+                .get("default")
+                .cloned();
+        }
+        (key == "protocol").then(|| Value::String("TCP".into()))
+    }
+
     pub fn atomic_map(&self, path: &[String]) -> bool {
         if self.schema.is_some() && path.first().map(String::as_str) != Some("metadata") {
             return self
@@ -91,8 +119,15 @@ fn builtin_list_type(path: &[String]) -> ListType {
         | "volumes"
         | "env"
         | "imagePullSecrets" => key("name"),
-        "ports" if in_container => key("containerPort"),
-        "ports" => key("port"),
+        "ports" if in_container => {
+            ListType::Map(vec!["containerPort".to_string(), "protocol".to_string()])
+        }
+        // ServiceSpec.ports: +listMapKey=port +listMapKey=protocol.
+        "ports" => ListType::Map(vec!["port".to_string(), "protocol".to_string()]),
+        "topologySpreadConstraints" => ListType::Map(vec![
+            "topologyKey".to_string(),
+            "whenUnsatisfiable".to_string(),
+        ]),
         "volumeMounts" => key("mountPath"),
         "volumeDevices" => key("devicePath"),
         "conditions" => key("type"),
@@ -369,6 +404,60 @@ pub fn path_string(path: &[String]) -> String {
         }
     }
     s
+}
+
+/// Fill the missing key fields of associative-list items that have a default (as the real
+/// server does to an applied configuration), so each item gets the key the live item has.
+pub fn default_keys(v: &mut Value, types: Types, path: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, c) in m.iter_mut() {
+                path.push(k.clone());
+                default_keys(c, types, path);
+                path.pop();
+            }
+        }
+        Value::Array(items) => {
+            if let ListType::Map(keys) = types.list_type(path) {
+                for item in items.iter_mut() {
+                    let Value::Object(im) = item else { continue };
+                    for k in &keys {
+                        if !im.contains_key(k) {
+                            if let Some(d) = types.key_default(path, k) {
+                                im.insert(k.clone(), d);
+                            }
+                        }
+                    }
+                }
+            }
+            for item in items.iter_mut() {
+                default_keys(item, types, path);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Undo defaulting: keep in `defaulted` only the object keys `raw` has (defaulting only adds
+/// keys and pruning only removes them, and neither changes list lengths), so an applied
+/// configuration is pruned of unknown fields without its manager owning the schema defaults.
+pub fn strip_added(defaulted: &mut Value, raw: &Value) {
+    match (defaulted, raw) {
+        (Value::Object(dm), Value::Object(rm)) => {
+            dm.retain(|k, _| rm.contains_key(k));
+            for (k, dv) in dm.iter_mut() {
+                if let Some(rv) = rm.get(k) {
+                    strip_added(dv, rv);
+                }
+            }
+        }
+        (Value::Array(di), Value::Array(ri)) if di.len() == ri.len() => {
+            for (d, r) in di.iter_mut().zip(ri) {
+                strip_added(d, r);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Merge an applied configuration into the live object (SSA semantics: maps merge, keyed lists

@@ -78,7 +78,7 @@ pub fn strategic_merge_patch(
                 strategic_merge_patch(t, pv, types, path)?;
             }
             Value::Array(pitems) => {
-                let lt = types.list_type(path);
+                let lt = types.patch_list_type(path);
                 let existing = tm.get_mut(k).and_then(Value::as_array_mut);
                 match (lt, existing) {
                     (ListType::Map(keys), Some(titems)) => {

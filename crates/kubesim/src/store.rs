@@ -2,7 +2,9 @@
 //! HTTP handlers and the library API both call into `Inner`, so they behave the same.
 
 use crate::error::{ApiError, Cause};
-use crate::fields::{merge_applied, remove_at, value_at, FieldSet, Types};
+use crate::fields::{
+    default_keys, merge_applied, remove_at, strip_added, value_at, FieldSet, Types,
+};
 use crate::log::{Fault, RequestRecord};
 use crate::patch;
 use crate::registry::{self, split_api_version, Registry, ResourceDef};
@@ -1125,6 +1127,7 @@ impl Inner {
         let mut warnings = Vec::new();
         // Unknown fields are not owned by anyone: prune the applied configuration first.
         if let Some(schema) = def.custom.then(|| def.schemas.get(version)).flatten() {
+            let raw = applied.clone();
             let report = validate::validate_custom(&mut applied, schema);
             unknown_fields(
                 def,
@@ -1133,6 +1136,9 @@ impl Inner {
                 opts.field_validation,
                 &mut warnings,
             )?;
+            // Schema defaults are the server's, not the manager's: they are filled in when the
+            // merged object is stored, so they neither conflict nor get removed with the config.
+            strip_added(&mut applied, &raw);
         }
         let types = Types {
             schema: def
@@ -1140,6 +1146,7 @@ impl Inner {
                 .then(|| def.schemas.get(def.storage_version()))
                 .flatten(),
         };
+        default_keys(&mut applied, types, &mut Vec::new());
         let applied_view = owned_view(&applied, def.has_status, status_sub);
         let new_set = FieldSet::from_value(&applied_view, types, &mut Vec::new());
         let api_version = def.api_version(version);
@@ -1221,7 +1228,24 @@ impl Inner {
         // find nothing), rather than having its key fields stripped first.
         let mut removals = to_remove.leaves();
         removals.sort_by_key(|(p, _)| p.len());
+        // A keyed item in which another manager still owns a field stays (with its key fields);
+        // only this manager's own fields in it go.
+        let kept_items: Vec<Vec<String>> = removals
+            .iter()
+            .filter(|(p, _)| p.last().is_some_and(|e| e.starts_with("k:")))
+            .filter(|(p, _)| subtree(&others, p).is_some_and(|t| !t.is_empty()))
+            .map(|(p, _)| p.clone())
+            .collect();
         for (p, _) in removals {
+            if kept_items.contains(&p) {
+                continue;
+            }
+            // Key fields go only with their item (whose removal, shallower, came first).
+            if let Some((field, item)) = p.split_last() {
+                if is_key_field(item, field) {
+                    continue;
+                }
+            }
             remove_at(&mut merged, &p);
         }
         let entry = ManagedEntry {
@@ -1373,6 +1397,11 @@ impl Inner {
         }
         if def.kind == "Service" && !def.custom && !status_sub {
             self.default_service(&mut new, old);
+        }
+        if !def.custom && !status_sub {
+            // The server defaults list-map key fields (a container port's protocol), so every
+            // stored item has the full key server-side apply matches on.
+            default_keys(&mut new, Types { schema: None }, &mut Vec::new());
         }
         // Validation.
         let mut causes = Vec::new();
@@ -1847,6 +1876,26 @@ fn manager_or_default(opts: &WriteOptions) -> String {
     } else {
         opts.field_manager.clone()
     }
+}
+
+/// The part of a field set at a path.
+fn subtree<'f>(fs: &'f FieldSet, path: &[String]) -> Option<&'f FieldSet> {
+    let mut cur = fs;
+    for p in path {
+        cur = cur.children.get(p)?;
+    }
+    Some(cur)
+}
+
+/// Is `field` (`f:name`) one of the key fields in the item element `k:{...}` ending `item`?
+fn is_key_field(item: &[String], field: &str) -> bool {
+    let (Some(k), Some(f)) = (
+        item.last().and_then(|e| e.strip_prefix("k:")),
+        field.strip_prefix("f:"),
+    ) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Map<String, Value>>(k).is_ok_and(|m| m.contains_key(f))
 }
 
 fn insert_path(fs: &mut FieldSet, path: &[String]) {

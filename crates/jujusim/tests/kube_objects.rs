@@ -1,0 +1,131 @@
+//! The Kubernetes objects of a model as `kubectl` shows them: running pods, Service ports that
+//! follow the units' opened ports.
+mod common;
+use common::*;
+
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+
+/// GET a path from the kubesim server as the Table `kubectl get` asks for (HTTP/1.0, so the
+/// answer is close-delimited and needs no chunked decoding).
+fn get_table(e: &Env, path: &str) -> Value {
+    let addr = e.kube.addr();
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json;as=Table;v=v1;g=meta.k8s.io\r\n\r\n"
+    )
+    .expect("write");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let (head, body) = resp.split_once("\r\n\r\n").expect("http answer");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    serde_json::from_str(body).expect("json body")
+}
+
+fn row_cells(table: &Value, name: &str) -> Vec<Value> {
+    table["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["cells"][0] == json!(name))
+        .unwrap_or_else(|| panic!("no row {name} in {table}"))["cells"]
+        .as_array()
+        .expect("cells")
+        .clone()
+}
+
+#[test]
+fn pods_are_running_and_ready() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", "true");
+    deploy(&e, "m", &p, "prov", 1);
+    e.ctl.run_until_idle().unwrap();
+
+    let pod = e
+        .kube
+        .store()
+        .get("v1", "Pod", Some("m"), "prov-0")
+        .unwrap();
+    let cs = &pod["status"]["containerStatuses"];
+    assert_eq!(cs.as_array().map(Vec::len), Some(1), "{cs}");
+    assert_eq!(cs[0]["name"], "charm");
+    assert_eq!(cs[0]["ready"], true);
+    assert_eq!(cs[0]["restartCount"], 0);
+    assert_eq!(cs[0]["image"], pod["spec"]["containers"][0]["image"]);
+    assert!(
+        cs[0]["state"]["running"]["startedAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{cs}"
+    );
+    let ready: Vec<&Value> = pod["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "Ready")
+        .collect();
+    assert_eq!(ready.len(), 1);
+    assert_eq!(ready[0]["status"], "True");
+    assert_eq!(pod["status"]["phase"], "Running");
+
+    // What `kubectl get pods -n m` prints.
+    let t = get_table(&e, "/api/v1/namespaces/m/pods");
+    for name in ["prov-0", "modeloperator-0"] {
+        let cells = row_cells(&t, name);
+        assert_eq!(cells[1], json!("1/1"), "{name}: {cells:?}");
+        assert_eq!(cells[2], json!("Running"), "{name}: {cells:?}");
+        assert_eq!(cells[3], json!("0"), "{name}: {cells:?}");
+    }
+}
+
+fn service_ports(e: &Env) -> Vec<Value> {
+    let svc = e
+        .kube
+        .store()
+        .get("v1", "Service", Some("m"), "prov")
+        .unwrap();
+    svc["spec"]["ports"].as_array().unwrap().clone()
+}
+
+#[test]
+fn service_ports_follow_opened_ports() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", "true");
+    deploy(&e, "m", &p, "prov", 1);
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        service_ports(&e),
+        [json!({"name": "placeholder", "port": 65535, "protocol": "TCP", "targetPort": 65535})]
+    );
+
+    let out = sh(&e, "m", "prov/0", "open-port 53/tcp && open-port 53/udp");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Same port number, two protocols: two items, and the placeholder is gone entirely.
+    assert_eq!(
+        service_ports(&e),
+        [
+            json!({"name": "juju-53-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}),
+            json!({"name": "juju-53-udp", "port": 53, "protocol": "UDP", "targetPort": 53}),
+        ]
+    );
+
+    let out = sh(&e, "m", "prov/0", "close-port 53/udp");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        service_ports(&e),
+        [json!({"name": "juju-53-tcp", "port": 53, "protocol": "TCP", "targetPort": 53})]
+    );
+
+    let out = sh(&e, "m", "prov/0", "close-port 53/tcp");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        service_ports(&e),
+        [json!({"name": "placeholder", "port": 65535, "protocol": "TCP", "targetPort": 65535})]
+    );
+}
