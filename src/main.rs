@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         Ok(status) => {
             tracing::debug!(
                 status = status.name(),
-                message = status.message(),
+                summary = status.message(),
                 "hook done"
             );
             ExitCode::SUCCESS
