@@ -632,3 +632,89 @@ fn integrate_errors() {
         "b"
     );
 }
+
+/// Every spelling Go's strconv.ParseBool accepts works for a bool flag, as in Juju's tools.
+#[test]
+fn status_set_bool_spellings() {
+    let (e, _) = setup();
+    for (n, spelling) in ["1", "t", "T", "true", "True", "TRUE"].iter().enumerate() {
+        ok(
+            &e,
+            "prov/0",
+            &format!("status-set --application={spelling} active app-{n}"),
+        );
+        let st = e.ctl.status("m").unwrap();
+        assert_eq!(
+            st.applications["prov"].application_status.message,
+            format!("app-{n}"),
+            "--application={spelling}"
+        );
+    }
+    for (n, spelling) in ["0", "f", "F", "false", "False", "FALSE"]
+        .iter()
+        .enumerate()
+    {
+        // False: the unit's own status, which a non-leader may set.
+        ok(
+            &e,
+            "prov/1",
+            &format!("status-set --application={spelling} blocked unit-{n}"),
+        );
+        let st = e.ctl.status("m").unwrap();
+        let ws = &st.applications["prov"].units["prov/1"].workload_status;
+        assert_eq!(
+            (ws.current.as_str(), ws.message.clone()),
+            ("blocked", format!("unit-{n}")),
+            "--application={spelling}"
+        );
+    }
+    // Go's flag package takes a bare bool flag as true: a non-leader is refused.
+    assert_eq!(
+        err(&e, "prov/1", "status-set --application active"),
+        (
+            1,
+            "ERROR setting application status: this unit is not the leader\n".into()
+        )
+    );
+    assert_eq!(
+        err(&e, "prov/1", "status-set --application=yes active"),
+        (2, "ERROR invalid value \"yes\" for option --application: strconv.ParseBool: parsing \"yes\": invalid syntax\n".into())
+    );
+}
+
+/// An empty value deletes the key, whether given as `k=`, `k=""` or in a --file (YAML or JSON).
+#[test]
+fn empty_values_delete_keys() {
+    let (e, id) = setup();
+    let r = format!("-r db:{id}");
+    ok(
+        &e,
+        "prov/0",
+        &format!("relation-set {r} a=1 b=2 c=3 d=4 e=5"),
+    );
+    ok(&e, "prov/0", &format!("relation-set {r} a=\"\""));
+    ok(
+        &e,
+        "prov/0",
+        &format!("printf 'b: \"\"\\nc:\\n' > f.yaml && relation-set {r} --file f.yaml"),
+    );
+    ok(
+        &e,
+        "prov/0",
+        &format!("echo '{{\"d\": \"\"}}' > f.json && relation-set {r} --file f.json"),
+    );
+    assert_eq!(
+        ok(
+            &e,
+            "req/0",
+            &format!("relation-get {r} --format=json - prov/0")
+        ),
+        "{\"e\":\"5\"}\n"
+    );
+    ok(&e, "prov/0", "leader-set x=1 y=2");
+    ok(&e, "prov/0", "leader-set x=");
+    assert_eq!(
+        ok(&e, "prov/1", "leader-get --format=json"),
+        "{\"y\":\"2\"}\n"
+    );
+}

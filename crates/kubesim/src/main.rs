@@ -78,7 +78,7 @@ fn main() -> ExitCode {
                 }
             }
             println!("{}", server.url());
-            // Serve until stdin closes or the process is killed; parking keeps the server thread alive.
+            // Serve until the process is killed; parking keeps the server threads alive.
             loop {
                 std::thread::park();
             }

@@ -1489,3 +1489,50 @@ async fn watch_replays_changes_with_selector_transitions() {
     let events = watch_events(&c, &format!("{base}&resourceVersion={rv}")).await;
     assert_eq!(describe(&events), ["ERROR 410"]);
 }
+
+#[tokio::test]
+async fn faults_hit_only_the_next_n_matching_requests() {
+    let server = start();
+    let c = client(&server);
+    make_ns(&c, "m").await;
+    let store = server.store();
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "m");
+    store.inject_fault(Fault::status(
+        "get",
+        "/api/v1/namespaces/*/configmaps/*",
+        2,
+        500,
+    ));
+    // Another verb, and a path the pattern does not match, are not affected.
+    cms.create(&PostParams::default(), &cm("a", json!({})))
+        .await
+        .expect("create is not a get");
+    cms.list(&ListParams::default())
+        .await
+        .expect("the list path does not match");
+    for n in 0..2 {
+        let st = api_err(cms.get("a").await.expect_err("injected"));
+        assert_eq!(st.code, 500, "request {n}");
+    }
+    cms.get("a").await.expect("both faults used up");
+    // A delay holds the answer back at least that long (a lower bound, not a deadline).
+    store.clear_request_log();
+    store.inject_fault(Fault::delay(
+        "get",
+        "/api/v1/namespaces/m/configmaps/a",
+        1,
+        50,
+    ));
+    cms.get("a").await.expect("delayed get succeeds");
+    let log = store.request_log();
+    let last = log.last().expect("logged");
+    assert_eq!((last.verb.as_str(), last.status), ("get", 200));
+    assert!(last.duration_us >= 50_000, "{last:?}");
+    // Dropped connections: every one of the next N matching requests fails without an answer.
+    store.inject_fault(Fault::drop_connection("get", "*/configmaps/a", 2));
+    for _ in 0..2 {
+        let e = cms.get("a").await.expect_err("dropped");
+        assert!(!matches!(e, kube::Error::Api(_)), "{e:?}");
+    }
+    cms.get("a").await.expect("drops used up");
+}
