@@ -408,30 +408,66 @@ pub fn path_string(path: &[String]) -> String {
 
 /// Fill the missing key fields of associative-list items that have a default (as the real
 /// server does to an applied configuration), so each item gets the key the live item has.
-pub fn default_keys(v: &mut Value, types: Types, path: &mut Vec<String>) {
+/// Returns the FieldsV1 paths of the filled fields: they key the item but are not owned by the
+/// manager that left them out.
+pub fn default_keys(v: &mut Value, types: Types, path: &mut Vec<String>) -> Vec<Vec<String>> {
+    let mut filled = Vec::new();
+    fill_keys(v, types, path, Some(Vec::new()), &mut filled);
+    filled
+}
+
+fn fill_keys(
+    v: &mut Value,
+    types: Types,
+    path: &mut Vec<String>,
+    fpath: Option<Vec<String>>,
+    filled: &mut Vec<Vec<String>>,
+) {
     match v {
         Value::Object(m) => {
             for (k, c) in m.iter_mut() {
                 path.push(k.clone());
-                default_keys(c, types, path);
+                let child = fpath.as_ref().map(|f| {
+                    let mut f = f.clone();
+                    f.push(format!("f:{k}"));
+                    f
+                });
+                fill_keys(c, types, path, child, filled);
                 path.pop();
             }
         }
         Value::Array(items) => {
-            if let ListType::Map(keys) = types.list_type(path) {
-                for item in items.iter_mut() {
-                    let Value::Object(im) = item else { continue };
-                    for k in &keys {
+            let keys = match types.list_type(path) {
+                ListType::Map(keys) => Some(keys),
+                _ => None,
+            };
+            for item in items.iter_mut() {
+                // Items of atomic lists and sets have no field paths of their own.
+                let mut item_path = None;
+                if let (Some(keys), Value::Object(im)) = (&keys, &mut *item) {
+                    let mut added = Vec::new();
+                    for k in keys {
                         if !im.contains_key(k) {
                             if let Some(d) = types.key_default(path, k) {
                                 im.insert(k.clone(), d);
+                                added.push(k.clone());
                             }
                         }
                     }
+                    item_path = fpath.as_ref().zip(item_key(item, keys)).map(|(f, key)| {
+                        let mut f = f.clone();
+                        f.push(key);
+                        f
+                    });
+                    if let Some(ip) = &item_path {
+                        for k in added {
+                            let mut p = ip.clone();
+                            p.push(format!("f:{k}"));
+                            filled.push(p);
+                        }
+                    }
                 }
-            }
-            for item in items.iter_mut() {
-                default_keys(item, types, path);
+                fill_keys(item, types, path, item_path, filled);
             }
         }
         _ => {}

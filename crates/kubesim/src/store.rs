@@ -1146,9 +1146,16 @@ impl Inner {
                 .then(|| def.schemas.get(def.storage_version()))
                 .flatten(),
         };
-        default_keys(&mut applied, types, &mut Vec::new());
+        let defaulted_keys = default_keys(&mut applied, types, &mut Vec::new());
         let applied_view = owned_view(&applied, def.has_status, status_sub);
-        let new_set = FieldSet::from_value(&applied_view, types, &mut Vec::new());
+        let mut new_set = FieldSet::from_value(&applied_view, types, &mut Vec::new());
+        if !defaulted_keys.is_empty() {
+            let mut unowned = FieldSet::default();
+            for p in &defaulted_keys {
+                insert_path(&mut unowned, p);
+            }
+            new_set = new_set.difference(&unowned);
+        }
         let api_version = def.api_version(version);
         let sub = if status_sub { "status" } else { "" };
         let Some(old) = old else {

@@ -58,6 +58,11 @@ fn dropped_service_port_goes_with_its_defaulted_fields() {
     // The stored object agrees with the answer.
     let got = s.get("v1", "Service", Some("m"), "svc").expect("get");
     assert_eq!(got["spec"]["ports"], out["spec"]["ports"]);
+    // The defaulted protocol keys the item; the manager owns only what it applied.
+    assert_eq!(
+        out["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:ports"],
+        json!({"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}}})
+    );
 }
 
 #[test]
