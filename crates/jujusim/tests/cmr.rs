@@ -235,3 +235,34 @@ fn removing_the_offer_breaks_the_relation_on_both_sides() {
     assert!(e.ctl.status("b").unwrap().application_endpoints.is_empty());
     assert!(e.ctl.status("a").unwrap().offers.is_empty());
 }
+
+/// `juju offer prov:db,metrics`: one offer with several endpoints, each usable by a consumer.
+#[test]
+fn offer_with_several_endpoints() {
+    let e = env();
+    e.ctl.add_model("a").unwrap();
+    e.ctl.add_model("b").unwrap();
+    let meta =
+        "provides:\n  db:\n    interface: pgsql\n  metrics:\n    interface: prometheus_scrape\n";
+    let p = charm(e.dir.path(), "prov", meta, "", "", "true");
+    let r = charm(e.dir.path(), "req", REQUIRER_META, "", "", "true");
+    let scraper_meta = "requires:\n  metrics:\n    interface: prometheus_scrape\n";
+    let s = charm(e.dir.path(), "scraper", scraper_meta, "", "", "true");
+    deploy(&e, "a", &p, "prov", 1);
+    deploy(&e, "b", &r, "req", 1);
+    deploy(&e, "b", &s, "scraper", 1);
+    assert_eq!(e.ctl.offer("a", "prov:db,metrics", None).unwrap(), "prov");
+    let offers = e.ctl.status("a").unwrap().offers;
+    let eps: Vec<&String> = offers["prov"].endpoints.keys().collect();
+    assert_eq!(eps, ["db", "metrics"]);
+    assert_eq!(e.ctl.consume("b", "a.prov", None).unwrap(), "prov");
+    e.ctl.integrate("b", "req:db", "prov").unwrap();
+    e.ctl.integrate("b", "scraper", "prov:metrics").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        e.ctl.status("a").unwrap().offers["prov"].active_connected_count,
+        2
+    );
+    assert!(hooks_of(&e, "a", "prov/0").contains(&"metrics-relation-joined".to_string()));
+    assert!(hooks_of(&e, "a", "prov/0").contains(&"db-relation-joined".to_string()));
+}
