@@ -73,6 +73,10 @@ pub struct CharmMeta {
     pub extra_bindings: Vec<String>,
     pub config: BTreeMap<String, ConfigOption>,
     pub actions: BTreeMap<String, ActionSpec>,
+    /// Workload containers (`containers:`), name to image: the OCI resource's
+    /// `upstream-source`, else the resource name. Each runs next to the `charm` container.
+    #[serde(default)]
+    pub containers: BTreeMap<String, String>,
 }
 
 impl CharmMeta {
@@ -222,12 +226,27 @@ impl CharmMeta {
                 );
             }
         }
+        let mut containers = BTreeMap::new();
+        if let Some(map) = meta.get("containers").and_then(Yaml::as_mapping) {
+            for (k, v) in map {
+                let Some(k) = k.as_str() else { continue };
+                let resource = v.get("resource").and_then(Yaml::as_str);
+                let image = resource
+                    .and_then(|r| meta.get("resources")?.get(r)?.get("upstream-source"))
+                    .and_then(Yaml::as_str)
+                    .or(resource)
+                    .unwrap_or(k)
+                    .to_string();
+                containers.insert(k.to_string(), image);
+            }
+        }
         Ok(CharmMeta {
             name,
             endpoints,
             extra_bindings,
             config,
             actions,
+            containers,
         })
     }
 }

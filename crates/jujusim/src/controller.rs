@@ -664,12 +664,27 @@ impl Controller {
         let src = std::fs::canonicalize(charm_path)
             .map_err(|e| Error::io(charm_path.display().to_string(), e))?;
         let a = g.app_mut(model, app)?;
+        let containers_changed = a.meta.containers != meta.containers;
         a.meta = meta;
         a.charm_source = src.clone();
         a.charm_rev += 1;
         let dirs: Vec<PathBuf> = a.units.values().map(|u| u.charm_dir.clone()).collect();
         for d in dirs {
             charm::materialise(&src, &d)?;
+        }
+        if containers_changed {
+            // New workload containers: the StatefulSet's pods are replaced with the new spec.
+            let pods: Vec<(u32, String)> = g
+                .app(model, app)?
+                .units
+                .values()
+                .filter(|u| !u.dying)
+                .map(|u| (u.number, u.ip.clone()))
+                .collect();
+            g.kube_scale(model, app)?;
+            for (n, ip) in pods {
+                g.kube_pod(model, app, n, &ip)?;
+            }
         }
         g.queue_app(model, app, Event::simple(EventKind::UpgradeCharm));
         g.queue_app(model, app, Event::simple(EventKind::ConfigChanged));
@@ -2434,7 +2449,28 @@ impl Inner {
         Ok(())
     }
 
+    /// The pod spec Juju gives a sidecar charm's units: the `charm-init` init container, the
+    /// `charm` container, then one container per workload container of the charm.
+    fn charm_pod_spec(&self, model: &str, app: &str) -> Result<Value> {
+        let a = self.app(model, app)?;
+        let mut containers =
+            vec![json!({"name": "charm", "image": "jujusolutions/charm-base:ubuntu-22.04"})];
+        for (name, image) in &a.meta.containers {
+            containers.push(json!({"name": name, "image": image}));
+        }
+        Ok(json!({
+            "serviceAccountName": app,
+            "automountServiceAccountToken": true,
+            "initContainers": [{
+                "name": "charm-init",
+                "image": format!("jujusolutions/jujud-operator:{JUJU_VERSION}"),
+            }],
+            "containers": containers,
+        }))
+    }
+
     fn kube_scale(&mut self, model: &str, app: &str) -> Result<()> {
+        let pod_spec = self.charm_pod_spec(model, app)?;
         let replicas = self
             .app(model, app)?
             .units
@@ -2452,10 +2488,7 @@ impl Inner {
                     "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
                     "template": {
                         "metadata": {"labels": Self::app_labels(app)},
-                        "spec": {
-                            "serviceAccountName": app,
-                            "containers": [{"name": "charm", "image": "jujusolutions/charm-base:ubuntu-22.04"}],
-                        },
+                        "spec": pod_spec,
                     },
                 },
             }),
@@ -2475,6 +2508,7 @@ impl Inner {
     }
 
     fn kube_pod(&mut self, model: &str, app: &str, n: u32, ip: &str) -> Result<()> {
+        let pod_spec = self.charm_pod_spec(model, app)?;
         let name = format!("{app}-{n}");
         let mut labels = Self::app_labels(app);
         labels["statefulset.kubernetes.io/pod-name"] = Value::String(name.clone());
@@ -2484,10 +2518,7 @@ impl Inner {
                 "apiVersion": "v1",
                 "kind": "Pod",
                 "metadata": {"name": name, "namespace": model, "labels": labels},
-                "spec": {
-                    "serviceAccountName": app,
-                    "containers": [{"name": "charm", "image": "jujusolutions/charm-base:ubuntu-22.04"}],
-                },
+                "spec": pod_spec,
             }),
             "juju",
             true,
@@ -2549,8 +2580,28 @@ fn running_pod_status(pod: &Value, ip: &str) -> Value {
             })
         })
         .collect();
+    // Init containers ran to completion before the others started.
+    let init: Vec<Value> = pod
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            json!({
+                "name": c["name"],
+                "image": c["image"],
+                "imageID": "",
+                "containerID": format!("containerd://{}", uuid::Uuid::new_v4().simple()),
+                "ready": true,
+                "restartCount": 0,
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                                         "startedAt": started, "finishedAt": started}},
+                "lastState": {},
+            })
+        })
+        .collect();
     let condition = |t: &str| json!({"type": t, "status": "True", "lastProbeTime": null, "lastTransitionTime": started});
-    json!({
+    let mut status = json!({
         "phase": "Running",
         "hostIP": "10.0.0.10",
         "hostIPs": [{"ip": "10.0.0.10"}],
@@ -2566,5 +2617,9 @@ fn running_pod_status(pod: &Value, ip: &str) -> Value {
             condition("PodScheduled"),
         ],
         "containerStatuses": containers,
-    })
+    });
+    if !init.is_empty() {
+        status["initContainerStatuses"] = Value::Array(init);
+    }
+    status
 }

@@ -83,6 +83,46 @@ fn pods_are_running_and_ready() {
     }
 }
 
+#[test]
+fn workload_containers_run_next_to_the_charm() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let meta = "containers:\n  app:\n    resource: app-image\n  sidecar:\n    resource: bare\nresources:\n  app-image:\n    type: oci-image\n    upstream-source: example/app:1.0\n  bare:\n    type: oci-image\n";
+    let p = charm(e.dir.path(), "wl", meta, "", "", "true");
+    deploy(&e, "m", &p, "wl", 1);
+    e.ctl.run_until_idle().unwrap();
+    let store = e.kube.store();
+    let pod = store.get("v1", "Pod", Some("m"), "wl-0").unwrap();
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&pod["spec"]["containers"]),
+        ["charm", "app", "sidecar"]
+    );
+    assert_eq!(pod["spec"]["containers"][1]["image"], "example/app:1.0");
+    assert_eq!(names(&pod["spec"]["initContainers"]), ["charm-init"]);
+    assert_eq!(
+        names(&pod["status"]["containerStatuses"]),
+        ["charm", "app", "sidecar"]
+    );
+    assert_eq!(
+        pod["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    let sts = store
+        .get("apps/v1", "StatefulSet", Some("m"), "wl")
+        .unwrap();
+    assert_eq!(sts["spec"]["template"]["spec"], pod["spec"]);
+    let t = get_table(&e, "/api/v1/namespaces/m/pods");
+    let cells = row_cells(&t, "wl-0");
+    assert_eq!((&cells[1], &cells[2]), (&json!("3/3"), &json!("Running")));
+}
+
 fn service_ports(e: &Env) -> Vec<Value> {
     let svc = e
         .kube
@@ -127,5 +167,36 @@ fn service_ports_follow_opened_ports() {
     assert_eq!(
         service_ports(&e),
         [json!({"name": "placeholder", "port": 65535, "protocol": "TCP", "targetPort": 65535})]
+    );
+}
+
+#[test]
+fn refresh_with_a_new_workload_container_replaces_the_pods() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let v1 = charm(e.dir.path(), "v1", "", "", "", "true");
+    deploy(&e, "m", &v1, "app", 1);
+    e.ctl.run_until_idle().unwrap();
+    let pods = || get_table(&e, "/api/v1/namespaces/m/pods");
+    assert_eq!(row_cells(&pods(), "app-0")[1], json!("1/1"));
+    let v2 = charm(
+        e.dir.path(),
+        "v2",
+        "containers:\n  web:\n    resource: web-image\nresources:\n  web-image:\n    type: oci-image\n",
+        "",
+        "",
+        "true",
+    );
+    e.ctl.refresh("m", "app", &v2).unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(row_cells(&pods(), "app-0")[1], json!("2/2"));
+    let sts = e
+        .kube
+        .store()
+        .get("apps/v1", "StatefulSet", Some("m"), "app")
+        .unwrap();
+    assert_eq!(
+        sts["spec"]["template"]["spec"]["containers"][1]["name"],
+        "web"
     );
 }
