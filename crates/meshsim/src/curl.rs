@@ -7,6 +7,8 @@ pub struct CurlArgs {
     pub silent: bool,
     pub show_error: bool,
     pub include: bool,
+    /// `-I`: a HEAD request, headers printed, no body.
+    pub head: bool,
     pub fail: bool,
     pub method: Option<String>,
     pub data: Option<String>,
@@ -54,51 +56,65 @@ pub fn parse(args: &[String]) -> Result<CurlArgs, CurlResult> {
                 .ok_or_else(|| usage(&format!("option {name}: requires parameter")))
         };
         match arg.as_str() {
-            "-s" | "--silent" => a.silent = true,
-            "-S" | "--show-error" => a.show_error = true,
-            "-i" | "--include" => a.include = true,
-            "-f" | "--fail" => a.fail = true,
-            "-L" | "--location" | "-v" | "--verbose" | "-k" | "--insecure" => {}
-            "-X" | "--request" => a.method = Some(value(arg)?),
-            "-d" | "--data" | "--data-raw" | "--data-binary" => a.data = Some(value(arg)?),
-            "-H" | "--header" => {
+            "--silent" => a.silent = true,
+            "--show-error" => a.show_error = true,
+            "--include" => a.include = true,
+            "--head" => a.head = true,
+            "--fail" => a.fail = true,
+            "--location" | "--verbose" | "--insecure" => {}
+            "--request" => a.method = Some(value(arg)?),
+            "--data" | "--data-raw" | "--data-binary" => a.data = Some(value(arg)?),
+            "--header" => {
                 let h = value(arg)?;
                 if let Some((k, v)) = h.split_once(':') {
                     a.headers.push((k.trim().to_string(), v.trim().to_string()));
                 }
             }
-            "-o" | "--output" => a.output = Some(value(arg)?),
-            "-w" | "--write-out" => a.write_out = Some(value(arg)?),
-            "-m" | "--max-time" | "--connect-timeout" => {
+            "--output" => a.output = Some(value(arg)?),
+            "--write-out" => a.write_out = Some(value(arg)?),
+            "--max-time" | "--connect-timeout" => {
                 value(arg)?;
             }
             s if s.starts_with("--") => return Err(usage(&format!("option {s}: is unknown"))),
-            s if s.starts_with('-') && s.len() > 2 => {
-                // Grouped short flags such as -sS or -si; a trailing value-taking flag takes the next arg.
-                for (i, ch) in s[1..].chars().enumerate() {
-                    let last = i == s.len() - 2;
-                    match ch {
-                        's' => a.silent = true,
-                        'S' => a.show_error = true,
-                        'i' => a.include = true,
-                        'f' => a.fail = true,
-                        'L' | 'v' | 'k' => {}
-                        'X' if last => a.method = Some(value("-X")?),
-                        'o' if last => a.output = Some(value("-o")?),
-                        'w' if last => a.write_out = Some(value("-w")?),
-                        'd' if last => a.data = Some(value("-d")?),
-                        'H' if last => {
-                            let h = value("-H")?;
+            s if s.starts_with('-') && s.len() > 1 => {
+                // Short options, possibly grouped (`-sS`, `-si`). An option taking a value takes
+                // the rest of the word when there is one (`-XPOST`, `-o/dev/null`,
+                // `-w%{http_code}`), else the next word, as curl does.
+                for (i, ch) in s[1..].char_indices() {
+                    let rest = &s[1 + i + ch.len_utf8()..];
+                    let takes_value = matches!(ch, 'X' | 'o' | 'w' | 'd' | 'H' | 'm');
+                    let v = if takes_value {
+                        if rest.is_empty() {
+                            Some(value(&format!("-{ch}"))?)
+                        } else {
+                            Some(rest.to_string())
+                        }
+                    } else {
+                        None
+                    };
+                    match (ch, v) {
+                        ('s', _) => a.silent = true,
+                        ('S', _) => a.show_error = true,
+                        ('i', _) => a.include = true,
+                        ('I', _) => a.head = true,
+                        ('f', _) => a.fail = true,
+                        ('L' | 'v' | 'k', _) => {}
+                        ('X', Some(v)) => a.method = Some(v),
+                        ('o', Some(v)) => a.output = Some(v),
+                        ('w', Some(v)) => a.write_out = Some(v),
+                        ('d', Some(v)) => a.data = Some(v),
+                        ('H', Some(h)) => {
                             if let Some((k, v)) = h.split_once(':') {
                                 a.headers.push((k.trim().to_string(), v.trim().to_string()));
                             }
                         }
-                        other => return Err(usage(&format!("option -{other}: is unknown"))),
+                        ('m', Some(_)) => {}
+                        (other, _) => return Err(usage(&format!("option -{other}: is unknown"))),
+                    }
+                    if takes_value {
+                        break;
                     }
                 }
-            }
-            s if s.starts_with('-') && s.len() == 2 => {
-                return Err(usage(&format!("option {s}: is unknown")))
             }
             _ => url = Some(arg.clone()),
         }
@@ -108,10 +124,11 @@ pub fn parse(args: &[String]) -> Result<CurlArgs, CurlResult> {
 }
 
 impl CurlArgs {
-    /// The method curl sends: `-X`, else POST when there is `-d`, else GET.
+    /// The method curl sends: `-X`, else HEAD for `-I`, else POST when there is `-d`, else GET.
     pub fn effective_method(&self) -> String {
         match (&self.method, &self.data) {
             (Some(m), _) => m.clone(),
+            (None, _) if self.head => "HEAD".into(),
             (None, Some(_)) => "POST".into(),
             _ => "GET".into(),
         }
@@ -260,14 +277,16 @@ pub fn render(args: &CurlArgs, url: &Url, method: &str, decision: &Decision) -> 
         "text/plain"
     };
     let mut out = String::new();
-    if args.include {
+    if args.include || args.head {
         out.push_str(&format!(
             "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\ncontent-type: {content_type}\r\nserver: {server}\r\n\r\n",
             reason_phrase(status),
             body.len()
         ));
     }
-    out.push_str(&body);
+    if !args.head {
+        out.push_str(&body);
+    }
     match &args.output {
         Some(path) => {
             if path != "/dev/null" {

@@ -540,7 +540,17 @@ fn status(sim: &Sim, a: &Args) -> R {
     let st = sim.ctl.status(&model).map_err(je)?;
     if let Some(f) = a.flag(&["--format", "-o"]) {
         if f != "tabular" {
-            return format_value(f, &serde_json::to_value(&st).unwrap_or(Value::Null));
+            let mut v = serde_json::to_value(&st).unwrap_or(Value::Null);
+            // The machine-readable status names the controller and cloud the table shows
+            // (jujusim's own names are internal), with Juju's `region` and `sla` keys.
+            if let Some(m) = v.get_mut("model").and_then(Value::as_object_mut) {
+                let (cloud, region) = CLOUD.split_once('/').unwrap_or((CLOUD, ""));
+                m.insert("controller".into(), CONTROLLER.into());
+                m.insert("cloud".into(), cloud.into());
+                m.insert("region".into(), region.into());
+                m.insert("sla".into(), "unsupported".into());
+            }
+            return format_value(f, &v);
         }
     }
     let integrations = a.has(&["--integrations", "--relations"]);
@@ -785,7 +795,11 @@ fn scale(sim: &mut Sim, a: &Args) -> R {
     let app = need(a, 0, "no application specified")?;
     let n = count(need(a, 1, "no scale specified")?)?;
     sim.ctl.scale(&model, app, n).map_err(je)?;
-    Ok(Output::ok(format!("{app} scale changed to {n}\n")))
+    // juju/juju scale.go: `ctx.Infof("%v scaled to %d units", ...)`, on stderr.
+    Ok(Output {
+        stderr: format!("{app} scaled to {n} units\n"),
+        ..Default::default()
+    })
 }
 
 fn add_unit(sim: &mut Sim, a: &Args) -> R {
@@ -798,41 +812,52 @@ fn add_unit(sim: &mut Sim, a: &Args) -> R {
 
 fn remove_unit(sim: &mut Sim, a: &Args) -> R {
     let model = model_of(sim, a)?;
-    if let Some(n) = a.flag(&["--num-units"]) {
-        // The Kubernetes form: `juju remove-unit APP --num-units N` scales down.
-        let app = need(a, 0, "no application specified")?;
-        let n = count(n)?;
-        let scale = sim
-            .ctl
-            .status(&model)
-            .ok()
-            .and_then(|s| s.applications.get(app).map(|x| x.scale))
-            .unwrap_or(0) as u32;
-        sim.ctl
-            .scale(&model, app, scale.saturating_sub(n))
-            .map_err(je)?;
-        return Ok(Output::ok(format!(
-            "scaling down application {app} by {n} unit(s)\n"
-        )));
+    // Every meshsim model is a Kubernetes model: Juju's checks for those, in its order
+    // (juju/juju cmd/juju/application/removeunit.go, validateCAASRemoval). Usage errors exit 2.
+    let usage = |msg: &str| Output::error(2, format!("ERROR {msg}\n"));
+    if a.has(&["--destroy-storage"]) {
+        return Err(usage("k8s models only support --num-units"));
     }
-    if a.pos.is_empty() {
-        return Err(Output::error(2, "ERROR no units specified\n".into()));
+    let app = match a.pos.as_slice() {
+        [] => return Err(usage("no application specified")),
+        [app] => app.as_str(),
+        _ => return Err(usage("only single application supported")),
+    };
+    if app.contains('/') {
+        return Err(usage(
+            "k8s models do not support removing named units.\nInstead specify an application with --num-units.",
+        ));
     }
-    let mut out = String::new();
-    for u in &a.pos {
-        sim.ctl.remove_unit(&model, u).map_err(je)?;
-        out.push_str(&format!("will remove unit {u}\n"));
-    }
+    let n = match a.flag(&["--num-units"]).map(str::parse::<u32>) {
+        Some(Ok(n)) if n > 0 => n,
+        _ => {
+            return Err(usage(
+                "specify the number of units (> 0) to remove using --num-units",
+            ))
+        }
+    };
+    let scale = sim
+        .ctl
+        .status(&model)
+        .map_err(je)?
+        .applications
+        .get(app)
+        .map(|x| x.scale)
+        .ok_or_else(|| Output::juju_error(format!("application \"{app}\" not found")))?
+        as u32;
+    let left = scale.saturating_sub(n);
+    sim.ctl.scale(&model, app, left).map_err(je)?;
+    // removeCaasUnits: `ctx.Infof("scaling down to %d units", result.Info.Scale)`, on stderr.
     Ok(Output {
-        stderr: out,
+        stderr: format!("scaling down to {left} units\n"),
         ..Default::default()
     })
 }
 
 /// Juju 3's report of a failed `juju exec` task.
-fn task_failed(mut out: Output, code: i32) -> Output {
+fn task_failed(mut out: Output, code: i32, task: u64) -> Output {
     out.stderr.push_str(&format!(
-        "ERROR the following task failed:\n id \"1\" with return code {code}\n\nuse 'juju show-task' to inspect the failure\n"
+        "ERROR the following task failed:\n id \"{task}\" with return code {code}\n\nuse 'juju show-task' to inspect the failure\n"
     ));
     out.code = 1;
     out
@@ -871,6 +896,7 @@ fn exec(sim: &mut Sim, a: &Args) -> R {
     if !known {
         return Err(Output::juju_error(format!("unit \"{unit}\" not found")));
     }
+    let (_operation, task) = sim.next_operation(&model);
     let out = if cmd[0] == "curl" {
         curl_from_unit(sim, &model, unit, &cmd[1..])
     } else {
@@ -883,7 +909,7 @@ fn exec(sim: &mut Sim, a: &Args) -> R {
     };
     if out.code != 0 {
         let code = out.code;
-        return Err(task_failed(out, code));
+        return Err(task_failed(out, code, task));
     }
     Ok(out)
 }
@@ -957,9 +983,10 @@ fn run_action(sim: &mut Sim, a: &Args) -> R {
         .ctl
         .run_action(&model, unit, action, &params)
         .map_err(je)?;
+    let (operation, task) = sim.next_operation(&model);
     let entity = format!("unit-{}", unit.replace('/', "-"));
     let mut out = format!(
-        "Running operation 1 with 1 task\n  - task 2 on {entity}\n\nWaiting for task 2...\n"
+        "Running operation {operation} with 1 task\n  - task {task} on {entity}\n\nWaiting for task {task}...\n"
     );
     for l in &r.log {
         out.push_str(&format!("{l}\n"));
@@ -972,7 +999,7 @@ fn run_action(sim: &mut Sim, a: &Args) -> R {
         return Err(Output {
             stdout: out,
             stderr: format!(
-                "ERROR the following task failed:\n id \"2\" with return code {}\n\nuse 'juju show-task' to inspect the failure\n{}",
+                "ERROR the following task failed:\n id \"{task}\" with return code {}\n\nuse 'juju show-task' to inspect the failure\n{}",
                 r.code,
                 if r.message.is_empty() { String::new() } else { format!("message: {}\n", r.message) }
             ),

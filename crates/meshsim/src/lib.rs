@@ -78,10 +78,16 @@ pub struct Sim {
     pub work: PathBuf,
     kubeconfig: PathBuf,
     pub current_model: Option<String>,
+    /// Per model, the last operation or task id handed out (`juju exec` / `juju run`): Juju
+    /// numbers a model's operations and tasks from one sequence.
+    operations: std::collections::BTreeMap<String, u64>,
     state: Option<PathBuf>,
     // Removed on drop when no --state was given.
     _tmp: Option<tempfile::TempDir>,
 }
+
+/// Operation counters, in the state directory.
+const OPERATIONS_FILE: &str = "operations.json";
 
 fn io(ctx: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let ctx = ctx.into();
@@ -148,6 +154,14 @@ impl Sim {
                 }
             }
         }
+        let mut operations = std::collections::BTreeMap::new();
+        if let Some(dir) = state {
+            let ops = dir.join(OPERATIONS_FILE);
+            if let Ok(text) = std::fs::read_to_string(&ops) {
+                operations = serde_json::from_str(&text)
+                    .map_err(|e| Error::State(ops.display().to_string(), e.to_string()))?;
+            }
+        }
         let kubeconfig = work.join("kubeconfig");
         std::fs::write(&kubeconfig, kube.kubeconfig(None))
             .map_err(io(kubeconfig.display().to_string()))?;
@@ -157,6 +171,7 @@ impl Sim {
             work,
             kubeconfig,
             current_model,
+            operations,
             state: state.map(Path::to_path_buf),
             _tmp: tmp,
         })
@@ -175,7 +190,20 @@ impl Sim {
         let cur = dir.join("current-model");
         std::fs::write(&cur, self.current_model.clone().unwrap_or_default())
             .map_err(io(cur.display().to_string()))?;
+        let ops = dir.join(OPERATIONS_FILE);
+        let text = serde_json::to_string(&self.operations)
+            .map_err(|e| Error::State(ops.display().to_string(), e.to_string()))?;
+        std::fs::write(&ops, text).map_err(io(ops.display().to_string()))?;
         Ok(())
+    }
+
+    /// A new operation with one task in `model`: `(operation id, task id)`, as Juju numbers them
+    /// (the first `juju exec` of a model is operation 1 with task 2, the next 3 and 4, ...).
+    pub fn next_operation(&mut self, model: &str) -> (u64, u64) {
+        let last = self.operations.entry(model.to_string()).or_insert(0);
+        let operation = *last + 1;
+        *last += 2;
+        (operation, operation + 1)
     }
 
     pub fn store(&self) -> kubesim::Store {
