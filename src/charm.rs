@@ -283,6 +283,60 @@ fn policy_namespaces(flow: &Flow<'_>) -> Vec<String> {
     out
 }
 
+/// Peer relation endpoint. Its application bag remembers the namespaces beyond our own that
+/// policies were written into (key [`WRITTEN_NAMESPACES_KEY`]), so that the policies there are
+/// removed once the namespace is no longer opted in: an allow rule must not outlive the
+/// operator's permission, and we list owned objects only namespace by namespace.
+pub const PEER_ENDPOINT: &str = "peers";
+/// Key of the JSON list of namespaces (other than our own) that may hold our policies.
+pub const WRITTEN_NAMESPACES_KEY: &str = "policy-namespaces";
+
+/// The namespaces recorded as possibly holding our policies (never our own). `None` when the
+/// record cannot be read (no peer relation yet, or a hook tool failed): then nothing is cleaned
+/// up on its account and the record is not rewritten.
+fn recorded_namespaces(flow: &Flow<'_>) -> Option<BTreeSet<String>> {
+    let read = || -> Result<Option<BTreeSet<String>>, ToolError> {
+        let Some(rel) = flow.tools.relation_ids(PEER_ENDPOINT)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let bag = flow.tools.relation_get(&rel, &flow.beacon.app, true)?;
+        let list: Vec<String> = bag
+            .get(WRITTEN_NAMESPACES_KEY)
+            .and_then(|raw| serde_json::from_str(raw).ok())
+            .unwrap_or_default();
+        Ok(Some(
+            list.into_iter()
+                .filter(|ns| render::is_dns_label(ns) && ns != flow.beacon.namespace())
+                .collect(),
+        ))
+    };
+    match read() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the namespaces recorded in the peer relation");
+            None
+        }
+    }
+}
+
+/// Record (leader only) the namespaces that may hold our policies.
+fn record_namespaces(flow: &Flow<'_>, namespaces: &BTreeSet<String>) -> Result<(), HookError> {
+    if !flow.is_leader {
+        return Ok(());
+    }
+    let Some(rel) = flow.tools.relation_ids(PEER_ENDPOINT)?.into_iter().next() else {
+        return Ok(());
+    };
+    let value = if namespaces.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(namespaces).unwrap_or_default()
+    };
+    let bag = charm::Bag::from([(WRITTEN_NAMESPACES_KEY.to_owned(), value)]);
+    flow.tools.relation_set(&rel, &bag, true)?;
+    Ok(())
+}
+
 fn policy_set(flow: &Flow<'_>, namespace: &str) -> OwnedSet {
     OwnedSet::new(
         authorization_policy_kind(),
@@ -295,13 +349,23 @@ fn policy_set(flow: &Flow<'_>, namespace: &str) -> OwnedSet {
 pub async fn remove_policies(flow: &mut Flow<'_>) -> Result<Report, HookError> {
     let rec = flow.reconciler().await?;
     let mut report = Report::default();
-    for ns in policy_namespaces(flow) {
+    let recorded = recorded_namespaces(flow);
+    let mut namespaces = policy_namespaces(flow);
+    for ns in recorded.iter().flatten() {
+        if !namespaces.contains(ns) {
+            namespaces.push(ns.clone());
+        }
+    }
+    for ns in namespaces {
         match rec.delete_all(&policy_set(flow, &ns)).await {
             Ok(r) => report.merge(r),
             // Without the CRD there is nothing to remove.
             Err(e) if e.is_kind_not_served() => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    if recorded.is_some_and(|r| !r.is_empty()) {
+        record_namespaces(flow, &BTreeSet::new())?;
     }
     Ok(report)
 }
@@ -432,6 +496,16 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
     };
     let rec = flow.reconciler().await?;
     let mut total = Report::default();
+    // Remember every namespace we are about to write into before writing there.
+    let own = flow.beacon.namespace().to_owned();
+    let mut recorded = recorded_namespaces(flow);
+    if let Some(rec_ns) = &mut recorded {
+        let before = rec_ns.len();
+        rec_ns.extend(policy_namespaces(flow).into_iter().filter(|ns| *ns != own));
+        if rec_ns.len() != before {
+            record_namespaces(flow, rec_ns)?;
+        }
+    }
     for ns in policy_namespaces(flow) {
         let desired: Vec<_> = rendered
             .objects
@@ -467,6 +541,34 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
                 ));
             }
             Err(e) => return Err(e.into()),
+        }
+    }
+    // Namespaces no longer opted in: nothing there is wanted any more.
+    if let Some(mut rec_ns) = recorded {
+        let current: BTreeSet<String> = policy_namespaces(flow).into_iter().collect();
+        let dropped: Vec<String> = rec_ns.difference(&current).cloned().collect();
+        let before = rec_ns.clone();
+        for ns in dropped {
+            match rec.delete_all(&policy_set(flow, &ns)).await {
+                Ok(report) => {
+                    total.merge(report);
+                    rec_ns.remove(&ns);
+                }
+                Err(e) if e.is_kind_not_served() || e.is_all_code(404) => {
+                    rec_ns.remove(&ns);
+                }
+                Err(e) if e.is_all_code(403) => {
+                    tracing::error!(error = %e, namespace = %ns, "cannot remove policies");
+                    flow.summary.block(format!(
+                        "not allowed to remove AuthorizationPolicies from namespace {ns:?}: run `juju trust {}`",
+                        flow.beacon.app
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if rec_ns != before {
+            record_namespaces(flow, &rec_ns)?;
         }
     }
     if total.wrote() {

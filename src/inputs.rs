@@ -83,6 +83,8 @@ pub fn gather(
     let mut cmr_by_app: BTreeMap<String, CmrData> = BTreeMap::new();
     // Remote apps whose cmr_data could not be read; `None` when the app is unknown too.
     let mut cmr_unknown: Vec<Option<String>> = Vec::new();
+    // Remote apps whose cmr_data was refused as a false identity.
+    let mut cmr_refused: BTreeSet<String> = BTreeSet::new();
     for rel in cmr {
         let data = match &rel.app_data {
             Ok(d) => d,
@@ -100,8 +102,22 @@ pub fn gather(
         };
         match serde_json::from_str::<CmrData>(raw) {
             Ok(cmr_data) => {
-                if let Some(app) = &rel.remote_app {
-                    cmr_by_app.insert(app.clone(), cmr_data);
+                let Some(app) = &rel.remote_app else {
+                    continue;
+                };
+                match cmr_identity_problem(beacon, rel, app, &cmr_data) {
+                    None => {
+                        cmr_by_app.insert(app.clone(), cmr_data);
+                    }
+                    Some(refusal) => {
+                        out.problems
+                            .push((rel.origin(OriginKind::RelationData), refusal));
+                        // In this model Juju itself says who the caller is: use that. Across
+                        // models the caller's identity is now unknown: grant it nothing.
+                        if rel.cross_model != Some(false) {
+                            cmr_refused.insert(app.clone());
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -127,6 +143,9 @@ pub fn gather(
             out.unreadable.insert(rel.key());
             continue;
         }
+        if cmr_refused.contains(&remote) {
+            continue;
+        }
         let (source_app, source_model) = match cmr_by_app.get(&remote) {
             Some(c) => (c.app_name.clone(), c.juju_model_name.clone()),
             None => (remote.clone(), beacon.model.clone()),
@@ -137,6 +156,40 @@ pub fn gather(
         });
     }
     out
+}
+
+/// Is `cmr_data` a false identity for the caller at the other end of `rel`? Juju is the
+/// authority on which model the caller is in: an in-model caller is exactly the remote
+/// application of this model (its cmr_data may only repeat that), and a caller from another
+/// model cannot be an application of this model (which would let it hand its access to any
+/// local application).
+fn cmr_identity_problem(
+    beacon: &Beacon,
+    rel: &RelationSnapshot,
+    remote_app: &str,
+    cmr: &CmrData,
+) -> Option<Refusal> {
+    let refuse = |why: String| {
+        Some(Refusal::CmrIdentityMismatch {
+            app: cmr.app_name.clone(),
+            model: cmr.juju_model_name.clone(),
+            why,
+        })
+    };
+    let claims_this_model = cmr.juju_model_name == beacon.model;
+    match rel.cross_model {
+        Some(true) if claims_this_model => refuse(format!(
+            "the relation comes from another model, not from {:?}",
+            beacon.model
+        )),
+        Some(false) if !claims_this_model || cmr.app_name != remote_app => refuse(format!(
+            "the relation is with application {remote_app:?} of this model"
+        )),
+        None if claims_this_model && cmr.app_name != remote_app => {
+            refuse(format!("the relation is with application {remote_app:?}"))
+        }
+        _ => None,
+    }
 }
 
 fn gather_service_mesh(rel: &RelationSnapshot, out: &mut Gathered) {

@@ -91,8 +91,10 @@ pub enum ReconcileError {
         verb: &'static str,
         kind: String,
         namespace: String,
+        // Boxed: kube's error (with its TLS variants) would make every Result of this module
+        // large.
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     /// A desired object lacks a name.
     #[error("desired {kind} object has no metadata.name")]
@@ -139,7 +141,7 @@ impl ReconcileError {
                 verb,
                 kind: kind.kind().to_owned(),
                 namespace: namespace.to_owned(),
-                source: other,
+                source: Box::new(other),
             },
         }
     }

@@ -222,6 +222,15 @@ pub enum Refusal {
     UnitPolicyWithL7(&'static str),
     #[error("the rendered rule would match every source")]
     MatchesEverySource,
+    #[error(
+        "cmr_data claims the caller is application {app:?} of model {model:?}, but {why}; \
+         ignored"
+    )]
+    CmrIdentityMismatch {
+        app: String,
+        model: String,
+        why: String,
+    },
 }
 
 /// Annotation recording which relations (`endpoint:id`, comma-separated) asked for a policy, so

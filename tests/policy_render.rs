@@ -396,11 +396,16 @@ fn gathering_skips_bad_relations_and_keeps_the_others() {
 #[test]
 fn metrics_scrapers_get_the_beacons_own_unit_policy_resolving_cross_model_callers() {
     let beacon = Beacon::new("istio-beacon-k8s", "bookinfo");
+    // remote-1234 is the other model's application, as this model sees it.
+    let cross = |mut s: RelationSnapshot| {
+        s.cross_model = Some(true);
+        s
+    };
     let metrics = vec![
-        snapshot("metrics-endpoint", 8, "remote-1234", Ok(vec![])),
+        cross(snapshot("metrics-endpoint", 8, "remote-1234", Ok(vec![]))),
         snapshot("metrics-endpoint", 9, "local-scraper", Ok(vec![])),
     ];
-    let cmr = vec![snapshot(
+    let cmr = vec![cross(snapshot(
         "provide-cmr-mesh",
         10,
         "remote-1234",
@@ -408,7 +413,7 @@ fn metrics_scrapers_get_the_beacons_own_unit_policy_resolving_cross_model_caller
             "cmr_data",
             r#"{"app_name": "prometheus-k8s", "juju_model_name": "cos"}"#,
         )]),
-    )];
+    ))];
     let g = gather(&beacon, &[], &metrics, &cmr);
     assert!(g.problems.is_empty());
     let out = render_all(&beacon, &Rules::default(), &g.candidates);
