@@ -1,0 +1,550 @@
+//! Attacks on mesh membership, with the beacon binary run as Juju runs it (jujusim) against
+//! kubesim: leader loss, scale to 0 and back, model-on-mesh toggled among foreign labels, a
+//! claimed namespace whose owner goes away, API failures in membership steps, the Gateway CRD
+//! missing, removal of an untrusted beacon.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Once};
+
+use jujusim::{Controller, ControllerOptions, DeployArgs};
+use serde_json::{json, Value};
+
+const MODEL: &str = "shop";
+const BEACON: &str = "beacon";
+const WAYPOINT: &str = "shop-beacon-waypoint";
+const MANAGED_BY: &str = "charms.canonical.com/istio.io.waypoint.managed-by";
+
+/// jujusim's multi-call hook tool, built next to this test binary (Cargo builds a dependency's
+/// binaries only for its own tests, so build it once here; a no-op when fresh).
+fn hook_tool_exe() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let exe = std::env::current_exe().expect("test exe path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "jujusim",
+            "--bin",
+            "jujusim-hook-tool",
+        ]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo");
+        assert!(status.success(), "building jujusim-hook-tool failed");
+    });
+    dir.join("jujusim-hook-tool")
+}
+
+struct Env {
+    ctl: Controller,
+    kube: Arc<kubesim::Server>,
+    dir: tempfile::TempDir,
+}
+
+fn env() -> Env {
+    env_with(true)
+}
+
+fn env_with(gateway_crd: bool) -> Env {
+    let kube = Arc::new(
+        kubesim::Server::start(kubesim::Config {
+            crd_yaml: if gateway_crd {
+                vec![
+                    kubesim::ISTIO_AUTHORIZATION_POLICY_CRD.to_owned(),
+                    kubesim::GATEWAY_CRD.to_owned(),
+                ]
+            } else {
+                vec![kubesim::ISTIO_AUTHORIZATION_POLICY_CRD.to_owned()]
+            },
+            ..kubesim::Config::default()
+        })
+        .expect("kubesim"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctl = Controller::new(ControllerOptions {
+        kube: kube.clone(),
+        hook_tool_exe: hook_tool_exe(),
+        work_dir: dir.path().join("work"),
+    })
+    .expect("controller");
+    ctl.add_model(MODEL).expect("model");
+    Env { ctl, kube, dir }
+}
+
+/// The beacon's charm directory: metadata and config from the repository, `dispatch` the binary.
+fn beacon_charm(root: &Path) -> PathBuf {
+    let d = root.join("charms").join("beacon");
+    if d.join("dispatch").exists() {
+        return d;
+    }
+    std::fs::create_dir_all(&d).expect("mkdir");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["metadata.yaml", "config.yaml"] {
+        std::fs::copy(repo.join(f), d.join(f)).expect("copy charm file");
+    }
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_istio-beacon-k8s"), d.join("dispatch"))
+        .expect("dispatch link");
+    d
+}
+
+/// A workload charm that only sets an active status.
+fn workload_charm(root: &Path, name: &str, metadata: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let d = root.join("charms").join(name);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    std::fs::write(d.join("metadata.yaml"), format!("name: {name}\n{metadata}")).expect("meta");
+    let p = d.join("dispatch");
+    std::fs::write(&p, "#!/bin/sh\nstatus-set active ready\n").expect("dispatch");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    d
+}
+
+impl Env {
+    fn deploy_beacon(&self, app: &str, units: u32, config: &[(&str, &str)]) {
+        let mut a = DeployArgs::new(beacon_charm(self.dir.path()));
+        a.app = Some(app.to_owned());
+        a.units = units;
+        a.trust = true;
+        a.config = config
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.ctl.deploy(MODEL, a).expect("deploy beacon");
+        self.ctl.run_until_idle().expect("idle");
+    }
+
+    fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
+        self.kube
+            .store()
+            .get(api_version, kind, Some(MODEL), name)
+            .ok()
+    }
+
+    fn hpa_replicas(&self) -> (Value, Value) {
+        let hpa = self
+            .get("autoscaling/v2", "HorizontalPodAutoscaler", WAYPOINT)
+            .expect("waypoint HPA");
+        (
+            hpa["spec"]["minReplicas"].clone(),
+            hpa["spec"]["maxReplicas"].clone(),
+        )
+    }
+
+    /// What istiod does for the Gateway: a waypoint Deployment, with `ready` of `replicas` ready.
+    fn waypoint_deployment(&self, name: &str, replicas: u32, ready: u32) {
+        let store = self.kube.store();
+        let labels = json!({"gateway.networking.k8s.io/gateway-name": name});
+        let existing = store.get("apps/v1", "Deployment", Some(MODEL), name);
+        let obj = match existing {
+            Ok(o) => o,
+            Err(_) => store
+                .create(json!({
+                    "apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": name, "namespace": MODEL, "labels": labels},
+                    "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                        "template": {"metadata": {"labels": labels}, "spec": {"containers":
+                            [{"name": "istio-proxy", "image": "istio/proxyv2"}]}}},
+                }))
+                .expect("waypoint deployment"),
+        };
+        let mut obj = obj;
+        obj["status"] = json!({"replicas": replicas, "readyReplicas": ready});
+        store.replace_status(obj).expect("deployment status");
+    }
+
+    fn unit_status(&self, app: &str, n: u32) -> (String, String) {
+        let st = self.ctl.status(MODEL).expect("status");
+        let unit = &st.applications[app].units[&format!("{app}/{n}")];
+        (
+            unit.workload_status.current.clone(),
+            unit.workload_status.message.clone(),
+        )
+    }
+
+    fn leader(&self, app: &str) -> String {
+        let st = self.ctl.status(MODEL).expect("status");
+        st.applications[app]
+            .units
+            .iter()
+            .find(|(_, u)| u.leader)
+            .map(|(k, _)| k.clone())
+            .expect("a leader")
+    }
+
+    fn namespace_labels(&self) -> BTreeMap<String, String> {
+        let ns = self
+            .kube
+            .store()
+            .get("v1", "Namespace", None, MODEL)
+            .expect("namespace");
+        serde_json::from_value(ns["metadata"]["labels"].clone()).unwrap_or_default()
+    }
+
+    fn owned_by(&self, app: &str) -> Vec<String> {
+        let selector = format!("app.kubernetes.io/instance={MODEL}-{app}");
+        let mut found = Vec::new();
+        for (api_version, kind) in [
+            ("gateway.networking.k8s.io/v1", "Gateway"),
+            ("autoscaling/v2", "HorizontalPodAutoscaler"),
+            ("security.istio.io/v1", "AuthorizationPolicy"),
+        ] {
+            for o in self
+                .kube
+                .store()
+                .list(api_version, kind, Some(MODEL), Some(&selector))
+                .expect("list")
+            {
+                found.push(format!(
+                    "{kind}/{}",
+                    o["metadata"]["name"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        if self
+            .get(
+                "v1",
+                "ConfigMap",
+                &format!("juju-service-mesh-{app}-labels"),
+            )
+            .is_some()
+        {
+            found.push(format!("ConfigMap/juju-service-mesh-{app}-labels"));
+        }
+        found
+    }
+}
+
+const MOO_POLICY: &str = "beacon-shop-policy-all-sources-modeloperator";
+const FOREIGN: (&str, &str) = ("team.example.com/owner", "payments");
+
+impl Env {
+    fn set(&self, app: &str, key: &str, value: &str) {
+        self.ctl
+            .set_config(
+                MODEL,
+                app,
+                &BTreeMap::from([(key.to_owned(), value.to_owned())]),
+            )
+            .expect("config");
+    }
+
+    /// Labels someone else put on the namespace (the operator, another tool).
+    fn add_foreign_namespace_label(&self) {
+        self.kube
+            .store()
+            .merge_patch(
+                "v1",
+                "Namespace",
+                None,
+                MODEL,
+                json!({"metadata": {"labels": {FOREIGN.0: FOREIGN.1}}}),
+            )
+            .expect("label namespace");
+    }
+
+    fn fault(&self, verb: &str, path: &str, count: u32) {
+        self.kube
+            .store()
+            .inject_fault(kubesim::Fault::status(verb, path, count, 500));
+    }
+
+    fn units(&self, app: &str) -> Vec<String> {
+        let st = self.ctl.status(MODEL).expect("status");
+        st.applications
+            .get(app)
+            .map(|a| a.units.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn status_of(&self, unit: &str) -> (String, String) {
+        let st = self.ctl.status(MODEL).expect("status");
+        let app = unit.split('/').next().unwrap_or_default();
+        let u = &st.applications[app].units[unit];
+        (
+            u.workload_status.current.clone(),
+            u.workload_status.message.clone(),
+        )
+    }
+
+    fn modeloperator_policy(&self) -> Option<Value> {
+        self.get("security.istio.io/v1", "AuthorizationPolicy", MOO_POLICY)
+    }
+}
+
+fn our_namespace_labels() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (MANAGED_BY.to_owned(), "shop.beacon".to_owned()),
+        ("istio.io/use-waypoint".to_owned(), WAYPOINT.to_owned()),
+        ("istio.io/dataplane-mode".to_owned(), "ambient".to_owned()),
+    ])
+}
+
+/// The namespace labels other than the ones Juju/kubesim put there themselves.
+fn without_builtin(mut labels: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    labels.retain(|k, _| {
+        !k.starts_with("kubernetes.io/")
+            && !k.starts_with("app.kubernetes.io/")
+            && !k.starts_with("model.juju.is/")
+    });
+    labels
+}
+
+#[test]
+fn leader_removed_mid_way_then_scaled_to_zero_and_back() {
+    let e = env();
+    e.add_foreign_namespace_label();
+    e.deploy_beacon(BEACON, 3, &[("model-on-mesh", "true")]);
+    assert_eq!(e.hpa_replicas(), (json!(3), json!(3)));
+    e.waypoint_deployment(WAYPOINT, 3, 0);
+    e.ctl.update_status(Some(MODEL)).expect("update-status");
+    e.ctl.run_until_idle().expect("idle");
+    let leader = e.leader(BEACON);
+    assert_eq!(
+        e.status_of(&leader),
+        (
+            "waiting".to_owned(),
+            format!("waypoint not ready: 0/3 replicas of Deployment {WAYPOINT} ready")
+        )
+    );
+
+    // The leader goes away; another unit takes over and the HPA follows the 2 planned units.
+    e.ctl.remove_unit(MODEL, &leader).expect("remove leader");
+    e.ctl.run_until_idle().expect("idle");
+    assert!(!e.units(BEACON).contains(&leader), "{leader} still there");
+    let new_leader = e.leader(BEACON);
+    assert_ne!(new_leader, leader);
+    assert_eq!(e.hpa_replicas(), (json!(2), json!(2)));
+    let mut want = our_namespace_labels();
+    want.insert(FOREIGN.0.to_owned(), FOREIGN.1.to_owned());
+    assert_eq!(without_builtin(e.namespace_labels()), want);
+    assert!(e.modeloperator_policy().is_some());
+    e.waypoint_deployment(WAYPOINT, 2, 2);
+    e.ctl.update_status(Some(MODEL)).expect("update-status");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(e.status_of(&new_leader).0, "active");
+
+    // Scale to 0: the application stays, everything it owns goes; the foreign label stays.
+    e.ctl.scale(MODEL, BEACON, 0).expect("scale to 0");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(e.units(BEACON), Vec::<String>::new());
+    assert_eq!(e.owned_by(BEACON), Vec::<String>::new());
+    assert_eq!(
+        without_builtin(e.namespace_labels()),
+        BTreeMap::from([(FOREIGN.0.to_owned(), FOREIGN.1.to_owned())])
+    );
+
+    // And back to 1: everything is put back.
+    e.ctl.scale(MODEL, BEACON, 1).expect("scale to 1");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(e.hpa_replicas(), (json!(1), json!(1)));
+    assert!(e.modeloperator_policy().is_some());
+    assert_eq!(without_builtin(e.namespace_labels()), want);
+}
+
+#[test]
+fn model_on_mesh_on_off_on_touches_only_our_labels() {
+    let e = env();
+    e.add_foreign_namespace_label();
+    e.deploy_beacon(BEACON, 1, &[]);
+    let foreign_only = BTreeMap::from([(FOREIGN.0.to_owned(), FOREIGN.1.to_owned())]);
+    assert_eq!(without_builtin(e.namespace_labels()), foreign_only);
+    assert!(e.modeloperator_policy().is_none());
+
+    let mut with_ours = our_namespace_labels();
+    with_ours.insert(FOREIGN.0.to_owned(), FOREIGN.1.to_owned());
+    let mut foreign_only = foreign_only;
+    for round in 0..2 {
+        e.set(BEACON, "model-on-mesh", "true");
+        e.ctl.run_until_idle().expect("idle");
+        assert_eq!(
+            without_builtin(e.namespace_labels()),
+            with_ours,
+            "round {round}"
+        );
+        let moo = e.modeloperator_policy().expect("modeloperator policy");
+        assert_eq!(
+            moo["spec"],
+            json!({"selector": {"matchLabels": {"juju-modeloperator": "modeloperator"}}, "rules": [{}]})
+        );
+        assert_eq!(
+            moo["metadata"]["labels"]["kubernetes-resource-handler-scope"],
+            "modeloperator-authorization-policy"
+        );
+        // Someone adds another label while we are on: it must survive turning off.
+        e.kube
+            .store()
+            .merge_patch(
+                "v1",
+                "Namespace",
+                None,
+                MODEL,
+                json!({"metadata": {"labels": {"extra.example.com/round": round.to_string()}}}),
+            )
+            .expect("label");
+        e.set(BEACON, "model-on-mesh", "false");
+        e.ctl.run_until_idle().expect("idle");
+        foreign_only.insert("extra.example.com/round".into(), round.to_string());
+        with_ours.insert("extra.example.com/round".into(), round.to_string());
+        assert_eq!(
+            without_builtin(e.namespace_labels()),
+            foreign_only,
+            "round {round}"
+        );
+        assert!(e.modeloperator_policy().is_none(), "round {round}");
+    }
+    // The beacon itself stays on the mesh throughout.
+    let sts = e
+        .get("apps/v1", "StatefulSet", BEACON)
+        .expect("statefulset");
+    assert_eq!(
+        sts["spec"]["template"]["metadata"]["labels"]["istio.io/dataplane-mode"],
+        "ambient"
+    );
+}
+
+#[test]
+fn a_claimed_namespace_is_taken_over_once_its_beacon_is_gone() {
+    let e = env();
+    e.deploy_beacon("other", 1, &[("model-on-mesh", "true")]);
+    let theirs = e.namespace_labels();
+    assert_eq!(theirs[MANAGED_BY], "shop.other");
+    e.deploy_beacon(BEACON, 1, &[("model-on-mesh", "true")]);
+    let (current, message) = e.status_of("beacon/0");
+    assert_eq!(current, "blocked", "{message}");
+    assert!(message.contains("shop.other"), "{message}");
+    assert_eq!(e.namespace_labels(), theirs);
+    assert!(e.modeloperator_policy().is_none());
+    // Consumers of the blocked beacon get no labels pointing at a namespace it does not hold?
+    // (It still has its own waypoint, so per-application labels would work; just recorded.)
+
+    e.ctl
+        .remove_application(MODEL, "other")
+        .expect("remove other");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(e.owned_by("other"), Vec::<String>::new());
+    assert!(!e.namespace_labels().contains_key(MANAGED_BY));
+    // The next update-status finds the namespace free and takes it.
+    e.ctl.update_status(Some(MODEL)).expect("update-status");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(
+        without_builtin(e.namespace_labels()),
+        our_namespace_labels()
+    );
+    assert!(e.modeloperator_policy().is_some());
+    let (current, message) = e.status_of("beacon/0");
+    assert_ne!(current, "blocked", "{message}");
+}
+
+#[test]
+fn api_failures_in_membership_steps_fail_the_hook_lose_nothing_and_converge() {
+    let e = env();
+    e.deploy_beacon(BEACON, 1, &[]);
+    let gateway = e
+        .get("gateway.networking.k8s.io/v1", "Gateway", WAYPOINT)
+        .expect("gateway");
+
+    // Turning model-on-mesh on, the namespace patch fails.
+    e.fault("patch", "/api/v1/namespaces/shop", 1);
+    e.set(BEACON, "model-on-mesh", "true");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(e.status_of("beacon/0").0, "error");
+    assert!(e
+        .get("gateway.networking.k8s.io/v1", "Gateway", WAYPOINT)
+        .is_some());
+    assert_eq!(e.hpa_replicas(), (json!(1), json!(1)));
+    e.ctl.run_until_idle().expect("idle");
+    assert_ne!(e.status_of("beacon/0").0, "error");
+    assert_eq!(
+        without_builtin(e.namespace_labels()),
+        our_namespace_labels()
+    );
+    assert!(e.modeloperator_policy().is_some());
+
+    // Scaling up, the Gateway apply fails: the HPA is not touched, nothing is deleted.
+    e.fault("patch", "*/gateways/*", 1);
+    e.ctl.scale(MODEL, BEACON, 2).expect("scale");
+    e.ctl.run_until_idle().expect("idle");
+    let after = e
+        .get("gateway.networking.k8s.io/v1", "Gateway", WAYPOINT)
+        .expect("gateway kept");
+    assert_eq!(after["spec"], gateway["spec"]);
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(e.hpa_replicas(), (json!(2), json!(2)));
+    for u in e.units(BEACON) {
+        assert_ne!(e.status_of(&u).0, "error", "{u}");
+    }
+
+    // The own-labels step fails (StatefulSet read): the hook fails, then converges.
+    e.fault("get", "*/statefulsets/beacon", 1);
+    e.set(BEACON, "model-on-mesh", "false");
+    e.ctl.run_until_idle().expect("idle");
+    e.ctl.run_until_idle().expect("idle");
+    assert!(!e.namespace_labels().contains_key(MANAGED_BY));
+    assert!(e.modeloperator_policy().is_none());
+
+    // Removal: deleting the HPA fails once; the retried teardown still removes everything.
+    e.fault("delete", "*/horizontalpodautoscalers/*", 1);
+    e.ctl.remove_application(MODEL, BEACON).expect("remove");
+    e.ctl.run_until_idle().expect("idle");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(e.owned_by(BEACON), Vec::<String>::new());
+}
+
+#[test]
+fn without_the_gateway_crd_the_beacon_blocks_and_recovers_once_it_is_installed() {
+    let e = env_with(false);
+    e.deploy_beacon(BEACON, 1, &[]);
+    let (current, message) = e.status_of("beacon/0");
+    assert_eq!(current, "blocked", "{message}");
+    assert!(message.contains("Gateway API CRD"), "{message}");
+
+    e.kube
+        .store()
+        .install_crd_yaml(kubesim::GATEWAY_CRD)
+        .expect("install CRD");
+    e.ctl.update_status(Some(MODEL)).expect("update-status");
+    e.ctl.run_until_idle().expect("idle");
+    assert!(e
+        .get("gateway.networking.k8s.io/v1", "Gateway", WAYPOINT)
+        .is_some());
+    assert_eq!(
+        e.status_of("beacon/0"),
+        (
+            "waiting".to_owned(),
+            format!("waypoint not ready: Deployment {WAYPOINT} not found; is istio-k8s deployed?")
+        )
+    );
+}
+
+#[test]
+fn an_untrusted_beacon_can_be_removed() {
+    let e = env();
+    let mut a = DeployArgs::new(beacon_charm(e.dir.path()));
+    a.app = Some(BEACON.to_owned());
+    a.trust = false;
+    e.ctl.deploy(MODEL, a).expect("deploy beacon");
+    e.ctl.run_until_idle().expect("idle");
+    e.ctl.remove_application(MODEL, BEACON).expect("remove");
+    e.ctl.run_until_idle().expect("idle");
+    let st = e.ctl.status(MODEL).expect("status");
+    assert!(
+        !st.applications.contains_key(BEACON),
+        "removal is stuck: {:?}",
+        st.applications.get(BEACON).map(|a| a
+            .units
+            .values()
+            .map(|u| (u.workload_status.clone(), u.juju_status.clone()))
+            .collect::<Vec<_>>())
+    );
+}
