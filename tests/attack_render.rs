@@ -116,3 +116,113 @@ fn wildcards_in_cmr_data_never_reach_a_principal() {
         assert!(!r.is_empty(), "{claim}: reported");
     }
 }
+
+/// Every malformed shape of a `policies` bag: the relation is reported, nothing of it is
+/// rendered, and it counts as unreadable (its earlier objects are kept); the other relation's
+/// entry is unaffected.
+#[test]
+fn every_malformed_bag_is_reported_and_makes_its_relation_unreadable() {
+    let beacon = Beacon::new("beacon", "shop");
+    let own = serde_json::json!({
+        "source_namespace": "shop", "source_app_name": "frontend",
+        "target_namespace": "shop", "target_app_name": "intruder",
+        "target_selector_labels": null, "target_service": null, "target_type": "app",
+        "endpoints": [{"hosts": null, "ports": [8080], "methods": null, "paths": null}]
+    });
+    let with = |k: &str, v: serde_json::Value| {
+        let mut o = own.clone();
+        o[k] = v;
+        format!("[{o}]")
+    };
+    let ep = |v: serde_json::Value| with("endpoints", serde_json::json!([v]));
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let shapes: Vec<(&str, String)> = vec![
+        ("object", r#"{"policies": []}"#.into()),
+        ("string", r#""frontend""#.into()),
+        ("number", "42".into()),
+        ("null", "null".into()),
+        ("bool", "true".into()),
+        ("empty", "".into()),
+        ("list of null", "[null]".into()),
+        ("list of numbers", "[1, 2]".into()),
+        ("list of lists", "[[]]".into()),
+        ("deeply nested", deep),
+        ("truncated", format!("[{own}")),
+        ("port too big", ep(serde_json::json!({"ports": [70000]}))),
+        ("negative port", ep(serde_json::json!({"ports": [-1]}))),
+        ("port as string", ep(serde_json::json!({"ports": ["80"]}))),
+        ("port as float", ep(serde_json::json!({"ports": [80.5]}))),
+        (
+            "unknown method",
+            ep(serde_json::json!({"ports": [80], "methods": ["FETCH"]})),
+        ),
+        (
+            "lowercase method",
+            ep(serde_json::json!({"ports": [80], "methods": ["get"]})),
+        ),
+        (
+            "endpoints not a list",
+            with("endpoints", serde_json::json!("all")),
+        ),
+        (
+            "unknown target type",
+            with("target_type", serde_json::json!("cluster")),
+        ),
+        (
+            "name is a number",
+            with("source_app_name", serde_json::json!(7)),
+        ),
+        (
+            "name is an object",
+            with("target_app_name", serde_json::json!({"a": 1})),
+        ),
+        (
+            "labels not strings",
+            with("target_selector_labels", serde_json::json!({"a": [1]})),
+        ),
+        (
+            "paths not strings",
+            ep(serde_json::json!({"ports": [80], "paths": [1]})),
+        ),
+        (
+            "missing source",
+            r#"[{"target_namespace": "shop", "target_app_name": "intruder"}]"#.into(),
+        ),
+        ("NUL bytes", "[\"\\u0000\"]".into()),
+        ("lone surrogate", r#"["\ud800"]"#.into()),
+    ];
+    let good = own.to_string().replace("intruder", "catalogue");
+    for (what, raw) in &shapes {
+        let relations = vec![
+            rel(
+                "service-mesh",
+                1,
+                "catalogue",
+                Some(false),
+                &[("policies", &format!("[{good}]"))],
+            ),
+            rel(
+                "service-mesh",
+                2,
+                "intruder",
+                Some(false),
+                &[("policies", raw)],
+            ),
+        ];
+        let g = gather(&beacon, &relations, &[], &[]);
+        let apps: Vec<&str> = g
+            .candidates
+            .iter()
+            .map(|c| c.origin.remote_app.as_str())
+            .collect();
+        assert_eq!(apps, vec!["catalogue"], "{what}");
+        assert!(!g.problems.is_empty(), "{what}");
+        assert!(
+            g.problems.iter().all(|(o, _)| o.remote_app == "intruder"),
+            "{what}: {:?}",
+            g.problems
+        );
+        assert!(g.unreadable.contains("service-mesh:2"), "{what}");
+        assert!(!g.unreadable.contains("service-mesh:1"), "{what}");
+    }
+}
