@@ -179,6 +179,7 @@ fn reconcile_waypoints(c: &dyn Cluster, changed: &mut BTreeSet<String>) {
         if ensure_waypoint(c, ns, name, replicas) > 0 {
             changed.insert(ns.to_string());
         }
+        report_gateway_status(c, gw, ns, name);
     }
     // Garbage-collect what belongs to Gateways that are gone (ownerReferences in a real cluster).
     for (api, kind) in [
@@ -206,6 +207,86 @@ fn reconcile_waypoints(c: &dyn Cluster, changed: &mut BTreeSet<String>) {
             }
         }
     }
+}
+
+/// istiod's status on a waypoint Gateway it serves: Accepted and Programmed, addressed by its
+/// Service's cluster IP (what `kubectl get gateways` shows as ADDRESS and PROGRAMMED). Written
+/// only when it differs, so a settled cluster stays settled.
+fn report_gateway_status(c: &dyn Cluster, gw: &Value, ns: &str, name: &str) {
+    let ip = c
+        .list(
+            "v1",
+            "Service",
+            Some(ns),
+            Some(&format!("{GATEWAY_NAME_LABEL}={name}")),
+        )
+        .iter()
+        .find(|svc| s(svc, "/metadata/name") == name)
+        .map(|svc| s(svc, "/spec/clusterIP").to_string())
+        .unwrap_or_default();
+    let generation = gw
+        .pointer("/metadata/generation")
+        .cloned()
+        .unwrap_or(json!(1));
+    let host = format!("{name}.{ns}.svc.cluster.local");
+    let mut conditions = Vec::new();
+    for (kind, message) in [
+        ("Accepted", "Resource accepted".to_string()),
+        (
+            "Programmed",
+            format!("Resource programmed, assigned to service(s) {host}:15008"),
+        ),
+    ] {
+        // Keep the transition time of a condition already reported, as controllers do.
+        let since = gw
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| cs.iter().find(|x| x["type"] == kind))
+            .and_then(|x| x.get("lastTransitionTime").cloned())
+            .unwrap_or_else(|| json!(now_rfc3339()));
+        conditions.push(json!({"type": kind, "status": "True", "reason": kind,
+            "message": message, "observedGeneration": generation, "lastTransitionTime": since}));
+    }
+    let mut addresses = Vec::new();
+    if !ip.is_empty() && ip != "None" {
+        addresses.push(json!({"type": "IPAddress", "value": ip}));
+    }
+    let status = json!({"addresses": addresses, "conditions": conditions});
+    if gw.get("status") == Some(&status) {
+        return;
+    }
+    let mut g = gw.clone();
+    g["status"] = status;
+    let _ = c.replace_status(g);
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 fn ensure_waypoint(c: &dyn Cluster, ns: &str, name: &str, replicas: u64) -> usize {

@@ -130,7 +130,7 @@ pub fn run(sim: &mut Sim, argv: &[String]) -> Output {
     let r = match cmd.as_str() {
         "add-model" => add_model(sim, &a),
         "switch" => switch(sim, &a),
-        "models" | "list-models" => Ok(models(sim, &a)),
+        "models" | "list-models" => models(sim, &a),
         "deploy" => deploy(sim, &a),
         "remove-application" => remove_application(sim, &a),
         "integrate" | "relate" | "add-relation" => integrate(sim, &a),
@@ -214,7 +214,45 @@ fn switch(sim: &mut Sim, a: &Args) -> R {
     })
 }
 
-fn models(sim: &Sim, _a: &Args) -> Output {
+fn models(sim: &Sim, a: &Args) -> R {
+    if let Some(f) = a.flag(&["--format", "-o"]).filter(|f| *f != "tabular") {
+        // Juju's `models --format json|yaml` keys, for what meshsim knows of a model.
+        let (cloud, region) = CLOUD.split_once('/').unwrap_or((CLOUD, ""));
+        let models: Vec<Value> = sim
+            .ctl
+            .models()
+            .into_iter()
+            .map(|m| {
+                let st = sim.ctl.status(&m).ok();
+                serde_json::json!({
+                    "name": format!("admin/{m}"),
+                    "short-name": m,
+                    "model-uuid": st.as_ref().map(|s| s.model.uuid.clone()).unwrap_or_default(),
+                    "model-type": "caas",
+                    "controller-name": CONTROLLER,
+                    "is-controller": false,
+                    "owner": "admin",
+                    "cloud": cloud,
+                    "region": region,
+                    "type": "kubernetes",
+                    "life": "alive",
+                    "status": {"current": "available"},
+                    "access": "admin",
+                    "last-connection": "just now",
+                    "agent-version": st.as_ref().map(|s| s.model.version.clone()).unwrap_or_default(),
+                })
+            })
+            .collect();
+        let mut doc = serde_json::json!({ "models": models });
+        if let Some(cur) = &sim.current_model {
+            doc["current-model"] = Value::String(cur.clone());
+        }
+        return format_value(f, &doc);
+    }
+    Ok(models_table(sim))
+}
+
+fn models_table(sim: &Sim) -> Output {
     let mut rows = vec![[
         "Model",
         "Cloud/Region",
@@ -863,6 +901,25 @@ fn task_failed(mut out: Output, code: i32, task: u64) -> Output {
     out
 }
 
+/// The unit `name` designates in `model`: a unit name, or `<app>/leader` for that
+/// application's leader (accepted by `juju exec --unit` and `juju run`).
+fn resolve_unit(sim: &Sim, model: &str, name: &str) -> Result<String, Output> {
+    let st = sim.ctl.status(model).map_err(je)?;
+    let found = match name.strip_suffix("/leader") {
+        Some(app) => st
+            .applications
+            .get(app)
+            .and_then(|a| a.units.iter().find(|(_, u)| u.leader))
+            .map(|(n, _)| n.clone()),
+        None => st
+            .applications
+            .values()
+            .any(|app| app.units.contains_key(name))
+            .then(|| name.to_string()),
+    };
+    found.ok_or_else(|| Output::juju_error(format!("unit \"{name}\" not found")))
+}
+
 fn exec(sim: &mut Sim, a: &Args) -> R {
     let model = model_of(sim, a)?;
     let Some(unit) = a.flag(&["-u", "--unit"]) else {
@@ -886,16 +943,8 @@ fn exec(sim: &mut Sim, a: &Args) -> R {
     if cmd.is_empty() {
         return Err(Output::error(2, "ERROR no commands specified\n".into()));
     }
-    let known = sim
-        .ctl
-        .status(&model)
-        .map_err(je)?
-        .applications
-        .values()
-        .any(|app| app.units.contains_key(unit));
-    if !known {
-        return Err(Output::juju_error(format!("unit \"{unit}\" not found")));
-    }
+    let unit = resolve_unit(sim, &model, unit)?;
+    let unit = unit.as_str();
     let (_operation, task) = sim.next_operation(&model);
     let out = if cmd[0] == "curl" {
         curl_from_unit(sim, &model, unit, &cmd[1..])
@@ -966,7 +1015,8 @@ pub fn curl_from_unit(sim: &Sim, model: &str, unit: &str, args: &[String]) -> Ou
 
 fn run_action(sim: &mut Sim, a: &Args) -> R {
     let model = model_of(sim, a)?;
-    let unit = need(a, 0, "no unit specified")?;
+    let unit = resolve_unit(sim, &model, need(a, 0, "no unit specified")?)?;
+    let unit = unit.as_str();
     let action = need(a, 1, "no action specified")?;
     let mut params = BTreeMap::new();
     for kv in &a.pos[2..] {

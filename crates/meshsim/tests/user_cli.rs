@@ -104,6 +104,22 @@ fn scaling_exec_and_run_print_what_juju_prints() {
     assert_eq!(b.len(), 1, "{}", second.stderr);
     assert!(b[0] > a[0], "task ids {a:?} then {b:?}");
 
+    // `<app>/leader` names the leader unit, for exec and run alike (juju help exec: "--unit ...
+    // <application>/leader").
+    let o = run(
+        &mut sim,
+        "juju exec -u bookinfo-productpage-k8s/leader -- is-leader",
+    );
+    assert_eq!((o.code, o.stdout.trim()), (0, "True"), "{}", all(&o));
+    let o = run(&mut sim, "juju run bookinfo-productpage-k8s/leader get-url");
+    assert_eq!(o.code, 0, "{}", all(&o));
+    assert!(
+        o.stdout.contains(" on unit-bookinfo-productpage-k8s-0\n"),
+        "{}",
+        o.stdout
+    );
+    let b = [b[0] + 4];
+
     let o = run(&mut sim, "juju run bookinfo-productpage-k8s/0 get-url");
     assert_eq!(o.code, 0, "{}", all(&o));
     let op: u64 = o
@@ -160,6 +176,28 @@ fn status_json_names_the_controller_and_cloud_the_table_shows() {
     let o = run(&mut sim, "juju status --format yaml");
     let y: Value = serde_yaml::from_str(&o.stdout).unwrap_or(Value::Null);
     assert_eq!(y["model"]["controller"], "meshsim", "{}", o.stdout);
+
+    // `juju models --format json` is JSON, as for every juju listing command.
+    assert_eq!(run(&mut sim, "juju add-model other").code, 0);
+    assert_eq!(run(&mut sim, "juju switch shop").code, 0);
+    let o = run(&mut sim, "juju models --format json");
+    assert_eq!(o.code, 0, "{}", all(&o));
+    let v: Value = serde_json::from_str(o.stdout.trim()).unwrap_or(Value::Null);
+    assert_eq!(v["current-model"], "shop", "{}", o.stdout);
+    let models = v["models"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = models
+        .iter()
+        .filter_map(|m| m["short-name"].as_str())
+        .collect();
+    assert_eq!(names, ["other", "shop"], "{}", o.stdout);
+    for m in &models {
+        assert_eq!(m["controller-name"], "meshsim", "{m}");
+        assert_eq!(m["type"], "kubernetes", "{m}");
+        assert_eq!(m["cloud"], "meshsim", "{m}");
+    }
+    let o = run(&mut sim, "juju models --format yaml");
+    let y: Value = serde_yaml::from_str(&o.stdout).unwrap_or(Value::Null);
+    assert_eq!(y["current-model"], "shop", "{}", o.stdout);
 }
 
 /// Juju gives every Kubernetes application a headless Service `<app>-endpoints` (clusterIP
