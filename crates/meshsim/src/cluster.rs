@@ -237,11 +237,15 @@ fn report_gateway_status(c: &dyn Cluster, gw: &Value, ns: &str, name: &str) {
             format!("Resource programmed, assigned to service(s) {host}:15008"),
         ),
     ] {
-        // Keep the transition time of a condition already reported, as controllers do.
+        // Keep the transition time of a condition already True, as controllers do (the CRD's
+        // defaulted status says Unknown since 1970: that one transitions now).
         let since = gw
             .pointer("/status/conditions")
             .and_then(Value::as_array)
-            .and_then(|cs| cs.iter().find(|x| x["type"] == kind))
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|x| x["type"] == kind && x["status"] == "True")
+            })
             .and_then(|x| x.get("lastTransitionTime").cloned())
             .unwrap_or_else(|| json!(now_rfc3339()));
         conditions.push(json!({"type": kind, "status": "True", "reason": kind,

@@ -62,6 +62,9 @@ fn a_served_waypoint_gateway_is_accepted_and_programmed_with_its_service_address
         let c = condition(&gw, kind).cloned().unwrap_or(Value::Null);
         assert_eq!(c["status"], "True", "{kind}: {gw}");
         assert_eq!(c["reason"], kind, "{kind}: {gw}");
+        // A transition that happened now, not the CRD default's "1970-01-01T00:00:00Z".
+        let since = c["lastTransitionTime"].as_str().unwrap_or_default();
+        assert!(since > "2020" && since.ends_with('Z'), "{kind}: {gw}");
     }
     assert_eq!(
         gw.pointer("/status/addresses/0/value"),
