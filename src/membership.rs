@@ -295,7 +295,12 @@ pub async fn reconcile_with(
         Err(e) => return Err(e.into()),
     }
 
-    let labels: LabelMap = identity.consumer_labels(settings.model_on_mesh).into();
+    // Consumers may rely on the namespace labels only when they are ours: on a namespace held
+    // by another beacon (or labelled by hand) they would sit behind another waypoint, or none,
+    // where our policies are not enforced, so they get their own labels as with model-on-mesh off.
+    let labels: LabelMap = identity
+        .consumer_labels(settings.model_on_mesh && namespace_ours)
+        .into();
     ServiceMeshProvider::new(SERVICE_MESH_ENDPOINT).publish(
         ctx,
         tools,

@@ -548,3 +548,46 @@ fn an_untrusted_beacon_can_be_removed() {
             .collect::<Vec<_>>())
     );
 }
+
+/// A beacon blocked on a namespace another beacon holds must not tell its consumers "no labels
+/// needed, the namespace does it": their traffic would then go through the other beacon's
+/// waypoint (or none), where this beacon's policies are not enforced. It offers its own mesh
+/// labels instead, as with model-on-mesh off.
+#[test]
+fn a_blocked_beacon_still_puts_its_consumers_behind_its_own_waypoint() {
+    let e = env();
+    e.deploy_beacon("other", 1, &[("model-on-mesh", "true")]);
+    e.deploy_beacon(BEACON, 1, &[("model-on-mesh", "true")]);
+    assert_eq!(e.unit_status(BEACON, 0).0, "blocked");
+    let app = workload_charm(
+        e.dir.path(),
+        "shopfront",
+        "requires:\n  service-mesh:\n    interface: service_mesh\n",
+    );
+    let mut a = DeployArgs::new(app);
+    a.app = Some("shopfront".into());
+    e.ctl.deploy(MODEL, a).expect("deploy workload");
+    let rel = e
+        .ctl
+        .integrate(MODEL, "beacon:service-mesh", "shopfront:service-mesh")
+        .expect("integrate");
+    e.ctl.run_until_idle().expect("idle");
+    let labels = |e: &Env| -> BTreeMap<String, String> {
+        let (apps, _) = e.ctl.relation_data(MODEL, rel).expect("relation data");
+        serde_json::from_str(apps[BEACON].get("labels").expect("labels")).expect("labels JSON")
+    };
+    assert_eq!(
+        labels(&e).get("istio.io/use-waypoint").map(String::as_str),
+        Some(WAYPOINT),
+        "a consumer of the blocked beacon is not behind its waypoint"
+    );
+
+    // Once the namespace is ours, the namespace labels do the work and consumers need none.
+    e.ctl
+        .remove_application(MODEL, "other")
+        .expect("remove other");
+    e.ctl.run_until_idle().expect("idle");
+    e.ctl.update_status(Some(MODEL)).expect("update-status");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(labels(&e), BTreeMap::new());
+}

@@ -299,3 +299,23 @@ fn the_packed_charm_deploys_from_its_charm_file_and_unpacked() {
         );
     }
 }
+
+/// The charm `cargo xtask pack` writes (release build, several minutes), not only the one the
+/// tests pack from the debug binary. Run by hand:
+/// `cargo xtask pack --out /tmp/b.charm && BEACON_CHARM=/tmp/b.charm cargo test -p istio-beacon-k8s --test pack -- --ignored`.
+#[test]
+#[ignore = "needs a charm packed by `cargo xtask pack`, given as BEACON_CHARM"]
+fn a_charm_from_xtask_pack_deploys_from_its_file() {
+    let charm = PathBuf::from(
+        std::env::var_os("BEACON_CHARM").expect("BEACON_CHARM=<path to a packed .charm>"),
+    );
+    let entries = xtask::read_charm(&charm).expect("read charm");
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    for name in ["dispatch", "metadata.yaml", "config.yaml", "manifest.yaml"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let (current, message, gateway) = deploy_in_jujusim(&charm, "beacon");
+    assert!(gateway.is_some(), "no waypoint Gateway");
+    assert_eq!(current, "waiting", "{message}");
+    assert!(message.starts_with("waypoint not ready"), "{message}");
+}
