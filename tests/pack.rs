@@ -131,6 +131,11 @@ fn metadata_declares_the_python_beacons_endpoints_and_config() {
         meta["resources"]["metrics-proxy-image"]["type"].as_str(),
         Some("oci-image")
     );
+    // The image the Python Istio charms pull for this resource, not a made-up placeholder.
+    assert_eq!(
+        meta["resources"]["metrics-proxy-image"]["upstream-source"].as_str(),
+        Some("docker.io/ibraaoad/metrics-proxy:v0.1.0")
+    );
 
     let config = yaml(&fs::read(root().join("config.yaml")).expect("config.yaml"));
     let opts = &config["options"];
