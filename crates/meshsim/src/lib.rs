@@ -86,6 +86,38 @@ pub struct Sim {
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// The first shell operator or expansion outside quotes (`$` also inside double quotes), if any.
+pub fn shell_syntax(line: &str) -> Option<String> {
+    let chars: Vec<char> = line.chars().collect();
+    let (mut single, mut double) = (false, false);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match c {
+            '\\' if !single => i += 1,
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '$' if !single
+                && next.is_some_and(|n| n.is_ascii_alphabetic() || "_{(".contains(n)) =>
+            {
+                return Some(format!("${}", next.unwrap_or_default()));
+            }
+            '`' if !single => return Some("`".into()),
+            '|' | ';' | '&' | '<' | '>' if !single && !double => {
+                let two: String = chars[i..chars.len().min(i + 2)].iter().collect();
+                return Some(match two.as_str() {
+                    "||" | "&&" | ">>" | "<<" => two,
+                    _ => c.to_string(),
+                });
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Operation counters, in the state directory.
 const OPERATIONS_FILE: &str = "operations.json";
 
@@ -232,6 +264,14 @@ impl Sim {
 
     /// Executes one command line.
     pub fn execute(&mut self, line: &str) -> Output {
+        // There is no shell: say so rather than pass `|`, `>` or `$X` on as words and print
+        // something a shell would not.
+        if let Some(op) = shell_syntax(line) {
+            return Output::error(
+                2,
+                format!("meshsim: `{op}` is shell syntax; meshsim runs one command per line, without a shell (no pipes, redirections, command lists, substitutions or variables)\n"),
+            );
+        }
         let argv = match shell_words::split(line) {
             Ok(a) => a,
             Err(e) => return Output::error(2, format!("meshsim: cannot parse the line: {e}\n")),

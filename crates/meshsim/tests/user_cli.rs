@@ -227,3 +227,34 @@ fn a_deployed_application_has_its_headless_endpoints_service() {
         .unwrap_or(Value::Null);
     assert_eq!(svc["spec"]["clusterIP"], "None", "{svc}");
 }
+
+/// meshsim has no shell (docs/tutorials/README.md): a pipe, redirection, command list or
+/// variable is refused with a clear message instead of being passed on as words, which printed
+/// what no shell would (`juju models | head -1` printed the whole table, `> file` wrote nothing).
+#[test]
+fn shell_syntax_is_refused_not_ignored() {
+    let mut sim = Sim::new(None).expect("simulator starts");
+    for line in [
+        "juju models | head -1",
+        "juju models > /tmp/models.txt",
+        "juju add-model a && juju models",
+        "juju add-model a; juju models",
+        "juju add-model \"$NAME\"",
+        "juju add-model $(whoami)",
+    ] {
+        let o = run(&mut sim, line);
+        assert_eq!(o.code, 2, "{line}: {}", all(&o));
+        assert!(o.stderr.contains("shell syntax"), "{line}: {}", all(&o));
+    }
+    // Nothing ran: no model was added.
+    let o = run(&mut sim, "juju models");
+    assert!(!o.stdout.contains("\na"), "{}", o.stdout);
+    // Quoted, the same characters are words.
+    let o = run(&mut sim, "echo 'a | b; $HOME > c'");
+    assert_eq!((o.code, o.stdout.as_str()), (0, "a | b; $HOME > c\n"));
+    let o = run(
+        &mut sim,
+        "juju exec -u x/0 -- curl -s -w '%{http_code}\\n' http://h/",
+    );
+    assert!(!o.stderr.contains("shell syntax"), "{}", all(&o));
+}
