@@ -259,6 +259,16 @@ impl Env {
             .inject_fault(kubesim::Fault::status(verb, path, count, 500));
     }
 
+    /// Hooks that failed so far, as `unit hook`.
+    fn failed_hooks(&self) -> Vec<String> {
+        self.ctl
+            .hook_log()
+            .into_iter()
+            .filter(|h| h.exit_code != 0)
+            .map(|h| format!("{} {}", h.unit, h.hook))
+            .collect()
+    }
+
     fn units(&self, app: &str) -> Vec<String> {
         let st = self.ctl.status(MODEL).expect("status");
         st.applications
@@ -471,10 +481,18 @@ fn api_failures_in_membership_steps_fail_the_hook_lose_nothing_and_converge() {
     );
     assert!(e.modeloperator_policy().is_some());
 
-    // Scaling up, the Gateway apply fails: the HPA is not touched, nothing is deleted.
-    e.fault("patch", "*/gateways/*", 1);
+    // Scaling up, the HPA apply fails: the hook fails, the waypoint is neither changed nor
+    // deleted, and the retried hook scales the HPA.
+    e.fault("patch", "*/horizontalpodautoscalers/*", 1);
+    let failed_before = e.failed_hooks().len();
     e.ctl.scale(MODEL, BEACON, 2).expect("scale");
     e.ctl.run_until_idle().expect("idle");
+    assert_eq!(
+        e.failed_hooks().len(),
+        failed_before + 1,
+        "{:?}",
+        e.failed_hooks()
+    );
     let after = e
         .get("gateway.networking.k8s.io/v1", "Gateway", WAYPOINT)
         .expect("gateway kept");
@@ -489,6 +507,12 @@ fn api_failures_in_membership_steps_fail_the_hook_lose_nothing_and_converge() {
     e.fault("get", "*/statefulsets/beacon", 1);
     e.set(BEACON, "model-on-mesh", "false");
     e.ctl.run_until_idle().expect("idle");
+    assert_eq!(
+        e.failed_hooks().len(),
+        failed_before + 2,
+        "{:?}",
+        e.failed_hooks()
+    );
     e.ctl.run_until_idle().expect("idle");
     assert!(!e.namespace_labels().contains_key(MANAGED_BY));
     assert!(e.modeloperator_policy().is_none());
@@ -497,8 +521,20 @@ fn api_failures_in_membership_steps_fail_the_hook_lose_nothing_and_converge() {
     e.fault("delete", "*/horizontalpodautoscalers/*", 1);
     e.ctl.remove_application(MODEL, BEACON).expect("remove");
     e.ctl.run_until_idle().expect("idle");
+    assert_eq!(
+        e.failed_hooks().len(),
+        failed_before + 3,
+        "{:?}",
+        e.failed_hooks()
+    );
     e.ctl.run_until_idle().expect("idle");
     assert_eq!(e.owned_by(BEACON), Vec::<String>::new());
+    assert!(!e
+        .ctl
+        .status(MODEL)
+        .expect("status")
+        .applications
+        .contains_key(BEACON));
 }
 
 #[test]
