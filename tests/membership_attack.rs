@@ -627,3 +627,34 @@ fn a_blocked_beacon_still_puts_its_consumers_behind_its_own_waypoint() {
     e.ctl.run_until_idle().expect("idle");
     assert_eq!(labels(&e), BTreeMap::new());
 }
+
+/// The operator put the namespace on the ambient mesh by hand (no beacon's managed-by label):
+/// model-on-mesh blocks naming nobody and leaves the label; turning it off unblocks, and the
+/// operator's label is still there.
+#[test]
+fn hand_made_mesh_labels_on_the_namespace_block_and_survive_model_on_mesh_off() {
+    let e = env();
+    e.kube
+        .store()
+        .merge_patch(
+            "v1",
+            "Namespace",
+            None,
+            MODEL,
+            json!({"metadata": {"labels": {"istio.io/dataplane-mode": "ambient"}}}),
+        )
+        .expect("label namespace");
+    e.deploy_beacon(BEACON, 1, &[("model-on-mesh", "true")]);
+    let (current, message) = e.status_of("beacon/0");
+    assert_eq!(current, "blocked", "{message}");
+    assert!(message.contains("not set by a beacon"), "{message}");
+    let by_hand = BTreeMap::from([("istio.io/dataplane-mode".to_owned(), "ambient".to_owned())]);
+    assert_eq!(without_builtin(e.namespace_labels()), by_hand);
+    assert!(e.modeloperator_policy().is_none());
+
+    e.set(BEACON, "model-on-mesh", "false");
+    e.ctl.run_until_idle().expect("idle");
+    let (current, message) = e.status_of("beacon/0");
+    assert_eq!(current, "waiting", "{message}");
+    assert_eq!(without_builtin(e.namespace_labels()), by_hand);
+}
