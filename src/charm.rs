@@ -514,7 +514,7 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
             .cloned()
             .collect();
         match rec
-            .reconcile(&policy_set(flow, &ns), &desired, may_delete)
+            .reconcile_skipping_rejected(&policy_set(flow, &ns), &desired, may_delete)
             .await
         {
             Ok(report) => total.merge(report),
@@ -570,6 +570,43 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
         if rec_ns != before {
             record_namespaces(flow, &rec_ns)?;
         }
+    }
+    // Objects the API server refuses (rendered from valid-looking data, but too large, say):
+    // reported against the relations that asked for them, like any refused entry.
+    if !total.rejected.is_empty() {
+        let apps: BTreeMap<String, String> = service_mesh
+            .iter()
+            .chain(metrics.iter())
+            .map(|r| {
+                (
+                    r.key(),
+                    r.remote_app.clone().unwrap_or_else(|| "?".to_owned()),
+                )
+            })
+            .collect();
+        let mut parts = Vec::new();
+        for (name, message) in &total.rejected {
+            let origins = rendered
+                .objects
+                .iter()
+                .find(|o| o["metadata"]["name"].as_str() == Some(name.as_str()))
+                .and_then(|o| o["metadata"]["annotations"][render::ORIGIN_ANNOTATION].as_str())
+                .unwrap_or("?")
+                .split(',')
+                .map(|k| format!("{k} (app {})", apps.get(k).map_or("?", String::as_str)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            tracing::error!(
+                "the API server refused AuthorizationPolicy {name} asked for by {origins}: {message}"
+            );
+            parts.push(origins);
+        }
+        flow.summary.block(format!(
+            "the API server refused {} authorization polic{} asked for by {}; fix that data or remove the relation",
+            total.rejected.len(),
+            if total.rejected.len() == 1 { "y" } else { "ies" },
+            short(&parts.join(", "))
+        ));
     }
     if total.wrote() {
         tracing::info!(

@@ -183,6 +183,9 @@ pub struct Report {
     pub deleted: Vec<String>,
     /// Stale objects kept because the caller's prune filter protected them.
     pub kept: Vec<String>,
+    /// Desired objects the API server refused as such (invalid or too large: 400, 413, 422),
+    /// with its message; only [`Reconciler::reconcile_skipping_rejected`] reports them.
+    pub rejected: Vec<(String, String)>,
 }
 
 impl Report {
@@ -202,6 +205,7 @@ impl Report {
         self.unchanged.extend(other.unchanged);
         self.deleted.extend(other.deleted);
         self.kept.extend(other.kept);
+        self.rejected.extend(other.rejected);
     }
 }
 
@@ -276,6 +280,30 @@ impl Reconciler {
         desired: &[Value],
         may_delete: impl Fn(&DynamicObject) -> bool,
     ) -> Result<Report, ReconcileError> {
+        self.reconcile_inner(set, desired, may_delete, false).await
+    }
+
+    /// As [`Reconciler::reconcile`], except that a desired object the API server refuses as
+    /// such (400, 413, 422: no retry can store it) is reported in [`Report::rejected`] instead
+    /// of failing the reconcile. For objects rendered from data others wrote: one object that
+    /// can never be stored must not hold back every other change, in particular the removal of
+    /// access that is no longer wanted.
+    pub async fn reconcile_skipping_rejected(
+        &self,
+        set: &OwnedSet,
+        desired: &[Value],
+        may_delete: impl Fn(&DynamicObject) -> bool,
+    ) -> Result<Report, ReconcileError> {
+        self.reconcile_inner(set, desired, may_delete, true).await
+    }
+
+    async fn reconcile_inner(
+        &self,
+        set: &OwnedSet,
+        desired: &[Value],
+        may_delete: impl Fn(&DynamicObject) -> bool,
+        skip_rejected: bool,
+    ) -> Result<Report, ReconcileError> {
         let live = self.list_owned(set).await?;
         let live_by_name: BTreeMap<String, &DynamicObject> = live
             .iter()
@@ -302,6 +330,11 @@ impl Reconciler {
             match self.apply(set, &name, &obj, existing.is_some()).await {
                 Ok(()) if existing.is_some() => report.updated.push(name),
                 Ok(()) => report.created.push(name),
+                Err(ReconcileError::Api(f))
+                    if skip_rejected && matches!(f.code, 400 | 413 | 422) =>
+                {
+                    report.rejected.push((name, f.message.clone()));
+                }
                 Err(e) => errors.push(e),
             }
         }

@@ -1212,3 +1212,68 @@ fn a_model_and_app_name_over_62_characters_can_still_hold_policies() {
         label.len()
     );
 }
+
+/// As the workload's leader: `relation-set --app --file` (for bags too big for an argument).
+fn write_policies_file(e: &Env, app: &str, raw: &str) {
+    let unit = format!("{app}/0");
+    let id = relation_id(e, MODEL, &unit, "service-mesh");
+    let path = e.dir.path().join(format!("{app}-bag.json"));
+    std::fs::write(&path, json!({ "policies": raw }).to_string()).expect("write bag file");
+    let out = e
+        .ctl
+        .exec(
+            MODEL,
+            &unit,
+            &[
+                "relation-set".into(),
+                "-r".into(),
+                id,
+                "--app".into(),
+                "--file".into(),
+                path.display().to_string(),
+            ],
+        )
+        .expect("relation-set");
+    assert_eq!(out.code, 0, "relation-set: {}", out.stderr);
+    e.ctl.run_until_idle().expect("idle");
+}
+
+#[test]
+fn an_entry_the_api_server_refuses_does_not_wedge_the_beacon() {
+    let e = env();
+    setup(&e, &["catalogue", "intruder", "reviews"]);
+    let c = policy("frontend", "catalogue", 8080);
+    let r = policy("frontend", "reviews", 9080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&c)));
+    write_policies(&e, "reviews", &bag(std::slice::from_ref(&r)));
+
+    // Its own door, valid in every field, but an object no API server stores (over the request
+    // size limit).
+    let mut huge = policy("frontend", "intruder", 8080);
+    huge.endpoints[0].paths = Some((0..30_000).map(|i| format!("/{i:0>99}")).collect());
+    write_policies_file(&e, "intruder", &bag(std::slice::from_ref(&huge)));
+    // Juju retries a failed hook; give it a few rounds.
+    for _ in 0..3 {
+        let _ = e.ctl.run_until_idle();
+    }
+    // Meanwhile another relation goes away: its access must be revoked, not kept because one
+    // unrelated object cannot be written.
+    e.ctl
+        .remove_relation(MODEL, "beacon:service-mesh", "catalogue:service-mesh")
+        .expect("remove");
+    for _ in 0..3 {
+        let _ = e.ctl.run_until_idle();
+    }
+    assert_eq!(
+        all_policies(&e),
+        in_shop(&[name_of(&r)]),
+        "catalogue's access revoked, reviews' kept, the huge one absent"
+    );
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked", "{msg}");
+    assert!(
+        msg.contains("the API server refused 1 authorization policy asked for by service-mesh:")
+            && msg.contains("(app intruder)"),
+        "{msg}"
+    );
+}
