@@ -1063,22 +1063,38 @@ fn debug_log(sim: &Sim, a: &Args) -> R {
     let model = model_of(sim, a)?;
     let lines = sim.ctl.debug_log(&model).map_err(je)?;
     let includes = a.flags_all(&["--include"]);
-    let matches = |entity: &str| {
-        includes.is_empty()
-            || includes.iter().any(|inc| {
-                let inc = inc.replace('/', "-");
-                let inc = inc.strip_prefix("unit-").unwrap_or(&inc).to_string();
-                let ent = entity.strip_prefix("unit-").unwrap_or(entity);
-                // An application name includes all its units.
-                ent == inc
-                    || ent
-                        .strip_prefix(&format!("{inc}-"))
-                        .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-            })
+    let excludes = a.flags_all(&["--exclude"]);
+    // Juju's severities, lowest first; `--level L` shows L and above.
+    const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+    let rank = |l: &str| LEVELS.iter().position(|x| x.eq_ignore_ascii_case(l));
+    let min_level = match a.flag(&["-l", "--level"]) {
+        None => 0,
+        Some(l) => rank(l).ok_or_else(|| {
+            Output::error(
+                2,
+                format!(
+                    "ERROR invalid value \"{l}\" for option -l: unknown severity level \"{l}\"\n"
+                ),
+            )
+        })?,
+    };
+    let named = |entity: &str, names: &[String]| {
+        names.iter().any(|inc| {
+            let inc = inc.replace('/', "-");
+            let inc = inc.strip_prefix("unit-").unwrap_or(&inc).to_string();
+            let ent = entity.strip_prefix("unit-").unwrap_or(entity);
+            // An application name includes all its units.
+            ent == inc
+                || ent
+                    .strip_prefix(&format!("{inc}-"))
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+        })
     };
     let selected: Vec<String> = lines
         .iter()
-        .filter(|l| matches(&l.entity))
+        .filter(|l| includes.is_empty() || named(&l.entity, &includes))
+        .filter(|l| !named(&l.entity, &excludes))
+        .filter(|l| rank(&l.level).unwrap_or(LEVELS.len()) >= min_level)
         .map(jujusim::LogLine::format)
         .collect();
     // Without --replay Juju starts from the last 10 lines (-n to change); it then follows,

@@ -120,6 +120,24 @@ fn scaling_exec_and_run_print_what_juju_prints() {
     );
     let b = [b[0] + 4];
 
+    // debug-log filters: `--level` shows that severity and above, `--exclude` drops entities
+    // (juju help debug-log).
+    let o = run(&mut sim, "juju debug-log --replay --level INFO");
+    assert_eq!(o.code, 0, "{}", all(&o));
+    assert!(o.stdout.contains(" INFO "), "{}", o.stdout);
+    assert!(!o.stdout.contains(" DEBUG "), "{}", o.stdout);
+    let o = run(
+        &mut sim,
+        "juju debug-log --replay --exclude bookinfo-productpage-k8s",
+    );
+    assert!(
+        !o.stdout.contains("unit-bookinfo-productpage-k8s-0:"),
+        "{}",
+        o.stdout
+    );
+    let o = run(&mut sim, "juju debug-log --level loud");
+    assert_ne!(o.code, 0, "{}", all(&o));
+
     let o = run(&mut sim, "juju run bookinfo-productpage-k8s/0 get-url");
     assert_eq!(o.code, 0, "{}", all(&o));
     let op: u64 = o
