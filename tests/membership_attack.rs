@@ -354,6 +354,15 @@ fn leader_removed_mid_way_then_scaled_to_zero_and_back() {
         BTreeMap::from([(FOREIGN.0.to_owned(), FOREIGN.1.to_owned())])
     );
 
+    // The application's StatefulSet stays (0 replicas) with its mesh labels, as documented.
+    let sts = e
+        .get("apps/v1", "StatefulSet", BEACON)
+        .expect("statefulset kept");
+    assert_eq!(
+        sts["spec"]["template"]["metadata"]["labels"]["istio.io/use-waypoint"],
+        WAYPOINT
+    );
+
     // And back to 1: everything is put back.
     e.ctl.scale(MODEL, BEACON, 1).expect("scale to 1");
     e.ctl.run_until_idle().expect("idle");
