@@ -667,3 +667,57 @@ fn hand_made_mesh_labels_on_the_namespace_block_and_survive_model_on_mesh_off() 
     assert_eq!(current, "waiting", "{message}");
     assert_eq!(without_builtin(e.namespace_labels()), by_hand);
 }
+
+/// `juju refresh` to a charm whose containers differ makes Juju rewrite the StatefulSet; the
+/// beacon's own mesh labels are still (or again) on its pod template and Service afterwards, and
+/// its waypoint is untouched.
+#[test]
+fn refresh_keeps_the_beacon_on_the_mesh() {
+    let e = env();
+    e.deploy_beacon(BEACON, 1, &[]);
+    let gateway = e
+        .get("gateway.networking.k8s.io/v1", "Gateway", WAYPOINT)
+        .expect("gateway");
+    // The same charm without the metrics-proxy container.
+    let new = e.dir.path().join("charms").join("beacon-v2");
+    std::fs::create_dir_all(&new).expect("mkdir");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let meta = std::fs::read_to_string(repo.join("metadata.yaml")).expect("metadata");
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&meta).expect("yaml");
+    if let Some(m) = doc.as_mapping_mut() {
+        m.remove("containers");
+        m.remove("resources");
+    }
+    std::fs::write(
+        new.join("metadata.yaml"),
+        serde_yaml::to_string(&doc).expect("yaml"),
+    )
+    .expect("write metadata");
+    std::fs::copy(repo.join("config.yaml"), new.join("config.yaml")).expect("config");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_istio-beacon-k8s"), new.join("dispatch"))
+        .expect("dispatch link");
+    e.ctl.refresh(MODEL, BEACON, &new).expect("refresh");
+    e.ctl.run_until_idle().expect("idle");
+    let sts = e
+        .get("apps/v1", "StatefulSet", BEACON)
+        .expect("statefulset");
+    let containers: Vec<&str> = sts["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(!containers.contains(&"metrics-proxy"), "{containers:?}");
+    assert_eq!(
+        sts["spec"]["template"]["metadata"]["labels"]["istio.io/use-waypoint"],
+        WAYPOINT
+    );
+    let svc = e.get("v1", "Service", BEACON).expect("service");
+    assert_eq!(
+        svc["metadata"]["labels"]["istio.io/dataplane-mode"],
+        "ambient"
+    );
+    let after = e
+        .get("gateway.networking.k8s.io/v1", "Gateway", WAYPOINT)
+        .expect("gateway");
+    assert_eq!(after["metadata"]["uid"], gateway["metadata"]["uid"]);
+    assert_eq!(e.status_of("beacon/0").0, "waiting");
+}
