@@ -357,7 +357,11 @@ pub async fn remove_policies(flow: &mut Flow<'_>) -> Result<Report, HookError> {
         }
     }
     for ns in namespaces {
-        match rec.delete_all(&policy_set(flow, &ns)).await {
+        let app = flow.beacon.app.clone();
+        match rec
+            .reconcile(&policy_set(flow, &ns), &[], |o| written_by(o, &app))
+            .await
+        {
             Ok(r) => report.merge(r),
             // Without the CRD there is nothing to remove.
             Err(e) if e.is_kind_not_served() => {}
@@ -368,6 +372,20 @@ pub async fn remove_policies(flow: &mut Flow<'_>) -> Result<Report, HookError> {
         record_namespaces(flow, &BTreeSet::new())?;
     }
     Ok(report)
+}
+
+/// Did we (field manager = our application name) write this object? The ownership labels are
+/// the Python beacon's `<model>-<app>`, which two beacons can share (app `c` of model `a-b`,
+/// app `b-c` of model `a`) once one may write into the other's namespace; the field manager
+/// tells them apart. An object without managed fields (not written by server-side apply) is
+/// taken as ours, as the labels say.
+fn written_by(obj: &DynamicObject, manager: &str) -> bool {
+    match obj.metadata.managed_fields.as_deref() {
+        None | Some([]) => true,
+        Some(entries) => entries
+            .iter()
+            .any(|m| m.manager.as_deref() == Some(manager)),
+    }
 }
 
 /// Read one endpoint's relations (skipping the one being broken in this hook).
@@ -480,7 +498,11 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
             unreadable.insert(inputs::relation_key(&origin.endpoint, origin.relation_id));
         }
     }
+    let app = flow.beacon.app.clone();
     let may_delete = |obj: &DynamicObject| {
+        if !written_by(obj, &app) {
+            return false;
+        }
         if unreadable.is_empty() && unreadable_endpoints.is_empty() {
             return true;
         }
@@ -549,7 +571,11 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
         let dropped: Vec<String> = rec_ns.difference(&current).cloned().collect();
         let before = rec_ns.clone();
         for ns in dropped {
-            match rec.delete_all(&policy_set(flow, &ns)).await {
+            let app = flow.beacon.app.clone();
+            match rec
+                .reconcile(&policy_set(flow, &ns), &[], |o| written_by(o, &app))
+                .await
+            {
                 Ok(report) => {
                     total.merge(report);
                     rec_ns.remove(&ns);

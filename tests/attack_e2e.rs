@@ -661,10 +661,10 @@ fn a_huge_list_is_applied_and_shrinks_back() {
         .map(|p| policy("frontend", "catalogue", p))
         .collect();
     write_policies(&e, "catalogue", &bag(&many));
-    assert_eq!(names(&e).len(), 300);
+    assert_eq!(names(&e).len(), 120);
     assert_eq!(
         unit_status(&e, "beacon/0"),
-        ("active".into(), "300 authorization policies".into())
+        ("active".into(), "120 authorization policies".into())
     );
     let one = policy("frontend", "catalogue", 8080);
     write_policies(&e, "catalogue", &bag(std::slice::from_ref(&one)));
@@ -1276,4 +1276,54 @@ fn an_entry_the_api_server_refuses_does_not_wedge_the_beacon() {
             && msg.contains("(app intruder)"),
         "{msg}"
     );
+}
+
+#[test]
+fn a_beacon_never_deletes_another_beacons_policies_in_an_opted_in_namespace() {
+    // Ownership labels are the Python beacon's `app.kubernetes.io/instance: <model>-<app>`:
+    // beacon `c` of model `a-b` and beacon `b-c` of model `a` both own "a-b-c".
+    let e = env();
+    e.ctl.add_model("a").expect("model");
+    e.ctl.add_model("a-b").expect("model");
+    let beacon = beacon_charm(e.dir.path());
+    for (model, app) in [("a", "b-c"), ("a-b", "c")] {
+        let mut d = DeployArgs::new(&beacon);
+        d.app = Some(app.to_owned());
+        d.trust = true;
+        e.ctl.deploy(model, d).expect("deploy beacon");
+    }
+    let w = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
+    let mut d = DeployArgs::new(&w);
+    d.app = Some("catalogue".into());
+    e.ctl.deploy("a", d).expect("deploy");
+    e.ctl
+        .integrate("a", "b-c:service-mesh", "catalogue:service-mesh")
+        .expect("integrate");
+    e.ctl.run_until_idle().expect("idle");
+    let mut p = policy("frontend", "catalogue", 8080);
+    p.source_namespace = "a".into();
+    p.target_namespace = "a".into();
+    let raw = format!("policies={}", bag(std::slice::from_ref(&p)));
+    set_app_data(&e, "a", "catalogue/0", "service-mesh", &raw);
+    let in_a = |e: &Env| {
+        e.kube
+            .store()
+            .list(AP.0, AP.1, Some("a"), None)
+            .expect("list")
+            .len()
+    };
+    assert_eq!(in_a(&e), 1, "b-c's policy for catalogue");
+
+    // The other beacon is allowed to write into `a` for its own cross-model consumers.
+    e.ctl
+        .set_config(
+            "a-b",
+            "c",
+            &BTreeMap::from([("cross-model-namespaces".to_owned(), "a".to_owned())]),
+        )
+        .expect("config");
+    e.ctl.run_until_idle().expect("idle");
+    e.ctl.update_status(None).expect("update-status");
+    e.ctl.run_until_idle().expect("idle");
+    assert_eq!(in_a(&e), 1, "beacon c deleted beacon b-c's policy");
 }
