@@ -1950,6 +1950,9 @@ impl Inner {
         ] {
             let _ = self.store.delete(v, k, Some(model), app);
         }
+        let _ = self
+            .store
+            .delete("v1", "Service", Some(model), &endpoints_service(app));
         let pods = self
             .store
             .list(
@@ -2446,6 +2449,28 @@ impl Inner {
             "juju",
             true,
         )?;
+        // Juju's headless `<app>-endpoints` Service: the StatefulSet's `serviceName`, which
+        // gives every pod its DNS name `<pod>.<app>-endpoints.<ns>.svc.cluster.local`. It
+        // carries the same ports as the main Service and lists pods before they are ready.
+        self.store.apply(
+            json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": endpoints_service(app),
+                    "namespace": model,
+                    "labels": Self::app_labels(app),
+                },
+                "spec": {
+                    "clusterIP": "None",
+                    "selector": {"app.kubernetes.io/name": app},
+                    "publishNotReadyAddresses": true,
+                    "ports": ports,
+                },
+            }),
+            "juju",
+            true,
+        )?;
         Ok(())
     }
 
@@ -2484,7 +2509,7 @@ impl Inner {
                 "metadata": {"name": app, "namespace": model, "labels": Self::app_labels(app)},
                 "spec": {
                     "replicas": replicas,
-                    "serviceName": format!("{app}-endpoints"),
+                    "serviceName": endpoints_service(app),
                     "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
                     "template": {
                         "metadata": {"labels": Self::app_labels(app)},
@@ -2554,6 +2579,11 @@ impl Inner {
         }
         Ok(path)
     }
+}
+
+/// Name of the headless Service Juju creates for an application's pods.
+pub fn endpoints_service(app: &str) -> String {
+    format!("{app}-endpoints")
 }
 
 /// The status the kubelet reports for a started pod: every container running and ready (so

@@ -200,3 +200,49 @@ fn refresh_with_a_new_workload_container_replaces_the_pods() {
         "web"
     );
 }
+
+/// Juju's headless `<app>-endpoints` Service (the StatefulSet's `serviceName`, which gives
+/// each pod its DNS name): created on deploy, ports in step with the main Service, gone on
+/// remove-application.
+#[test]
+fn headless_endpoints_service_follows_the_application() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", "true");
+    deploy(&e, "m", &p, "prov", 1);
+    e.ctl.run_until_idle().unwrap();
+    let store = e.kube.store();
+    let headless = || {
+        store
+            .get("v1", "Service", Some("m"), "prov-endpoints")
+            .expect("prov-endpoints Service")
+    };
+    let svc = headless();
+    assert_eq!(svc["spec"]["clusterIP"], "None", "{svc}");
+    assert_eq!(svc["spec"]["publishNotReadyAddresses"], true, "{svc}");
+    assert_eq!(
+        svc["spec"]["selector"],
+        json!({"app.kubernetes.io/name": "prov"})
+    );
+    assert_eq!(svc["spec"]["ports"].as_array().unwrap(), &service_ports(&e));
+    let sts = store
+        .get("apps/v1", "StatefulSet", Some("m"), "prov")
+        .unwrap();
+    assert_eq!(sts["spec"]["serviceName"], "prov-endpoints");
+
+    let out = sh(&e, "m", "prov/0", "open-port 9080/tcp");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let want =
+        [json!({"name": "juju-9080-tcp", "port": 9080, "protocol": "TCP", "targetPort": 9080})];
+    assert_eq!(service_ports(&e), want);
+    assert_eq!(headless()["spec"]["ports"].as_array().unwrap(), &want);
+    // Still headless after the update (no cluster IP allocated by the re-apply).
+    assert_eq!(headless()["spec"]["clusterIP"], "None");
+
+    e.ctl.remove_application("m", "prov").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert!(store
+        .get("v1", "Service", Some("m"), "prov-endpoints")
+        .is_err());
+    assert!(store.get("v1", "Service", Some("m"), "prov").is_err());
+}

@@ -223,7 +223,6 @@ fn status_json_names_the_controller_and_cloud_the_table_shows() {
 /// (`<app>-0.<app>-endpoints.<ns>.svc.cluster.local`). Without it a user cannot address a unit
 /// directly, which is the traffic a charm's unit policy (ztunnel, selector) is about.
 #[test]
-#[ignore = "defect (jujusim): no <app>-endpoints headless Service is created for a deployed application"]
 fn a_deployed_application_has_its_headless_endpoints_service() {
     setup();
     let mut sim = Sim::new(None).expect("simulator starts");
