@@ -249,6 +249,18 @@ fn set_status(flow: &Flow<'_>, status: &Status) -> Result<(), HookError> {
     Ok(())
 }
 
+/// Bound a data-quoting log message (juju-log takes it as an argument).
+fn short_for_log(s: &str) -> String {
+    const MAX: usize = 2000;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(MAX).collect();
+        out.push('…');
+        out
+    }
+}
+
 fn short(s: &str) -> String {
     const MAX: usize = 200;
     if s.chars().count() <= MAX {
@@ -484,7 +496,10 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
         .chain(rendered.refusals.iter())
         .collect();
     for (origin, refusal) in &refused {
-        tracing::error!("refused policy data from relation {origin}: {refusal}");
+        tracing::error!(
+            "refused policy data from relation {origin}: {}",
+            short_for_log(&refusal.to_string())
+        );
     }
     if !refused.is_empty() {
         flow.summary.block(refusal_summary(&refused));
@@ -623,7 +638,8 @@ pub async fn reconcile_policies(flow: &mut Flow<'_>) -> Result<(), HookError> {
                 .collect::<Vec<_>>()
                 .join(", ");
             tracing::error!(
-                "the API server refused AuthorizationPolicy {name} asked for by {origins}: {message}"
+                "the API server refused AuthorizationPolicy {name} asked for by {origins}: {}",
+                short_for_log(message)
             );
             parts.push(origins);
         }
@@ -672,7 +688,9 @@ fn refusal_summary(refused: &[&(render::Origin, render::Refusal)]) -> String {
     let first = refused
         .iter()
         .take(2)
-        .map(|(o, r)| format!("{o}: {r}"))
+        // Refusals quote the data, which a related charm controls: bound each one, or a huge
+        // value would make the status (a hook tool argument) fail the hook.
+        .map(|(o, r)| format!("{o}: {}", short(&r.to_string())))
         .collect::<Vec<_>>()
         .join("; ");
     let more = if refused.len() > 2 {

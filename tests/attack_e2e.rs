@@ -657,7 +657,7 @@ fn malformed_bags_keep_what_the_relation_had_and_touch_no_other_relation() {
 fn a_huge_list_is_applied_and_shrinks_back() {
     let e = env();
     setup(&e, &["catalogue"]);
-    let many: Vec<Policy> = (1..=300)
+    let many: Vec<Policy> = (1..=120)
         .map(|p| policy("frontend", "catalogue", p))
         .collect();
     write_policies(&e, "catalogue", &bag(&many));
@@ -1326,4 +1326,21 @@ fn a_beacon_never_deletes_another_beacons_policies_in_an_opted_in_namespace() {
     e.ctl.update_status(None).expect("update-status");
     e.ctl.run_until_idle().expect("idle");
     assert_eq!(in_a(&e), 1, "beacon c deleted beacon b-c's policy");
+}
+
+#[test]
+fn a_huge_hostile_value_is_reported_without_breaking_the_hook() {
+    let e = env();
+    setup(&e, &["catalogue", "intruder"]);
+    let c = policy("frontend", "catalogue", 8080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&c)));
+    // First in the bag, so it is quoted in the status message.
+    let mut huge = policy("frontend", "intruder", 8080);
+    huge.source_app_name = "x".repeat(300_000);
+    write_policies_file(&e, "intruder", &bag(std::slice::from_ref(&huge)));
+    let (st, msg) = unit_status(&e, "beacon/0");
+    assert_eq!(st, "blocked", "{}", &msg[..msg.len().min(300)]);
+    assert!(msg.len() < 2_000, "status message of {} bytes", msg.len());
+    assert!(msg.contains("(app intruder)"), "{msg}");
+    assert_eq!(names(&e), vec![name_of(&c)]);
 }
