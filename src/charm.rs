@@ -412,20 +412,23 @@ fn snapshot_endpoint(flow: &Flow<'_>, endpoint: &str) -> Result<Vec<RelationSnap
         if Some(&rel.id) == broken {
             continue;
         }
-        let cross_model = match flow.tools.relation_model_uuid(&rel.id) {
-            Ok(uuid) if !flow.ctx.model_uuid.is_empty() => Some(uuid != flow.ctx.model_uuid),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::debug!(relation = %rel.id, error = %e, "cannot tell the remote model");
-                None
+        // Juju is the authority on which model the caller is in. When it cannot say, the
+        // relation counts as unreadable (its earlier objects are kept, nothing new is granted)
+        // rather than being trusted as in-model: fail closed.
+        let (cross_model, model_error) = match flow.tools.relation_model_uuid(&rel.id) {
+            Ok(uuid) if !flow.ctx.model_uuid.is_empty() => {
+                (Some(uuid != flow.ctx.model_uuid), None)
             }
+            Ok(_) => (None, None),
+            Err(e) => (None, Some(format!("cannot tell the remote model: {e}"))),
         };
-        let app_data = match &rel.app {
-            Some(app) => flow
+        let app_data = match (&rel.app, model_error) {
+            (_, Some(e)) => Err(e),
+            (Some(app), None) => flow
                 .tools
                 .relation_get(&rel.id, app, true)
                 .map_err(|e| e.to_string()),
-            None => Ok(BTreeMap::new()),
+            (None, None) => Ok(BTreeMap::new()),
         };
         out.push(RelationSnapshot {
             endpoint: endpoint.to_owned(),

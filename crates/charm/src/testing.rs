@@ -44,6 +44,9 @@ pub struct FakeState {
     pub action_logs: Vec<String>,
     /// Tool names in call order, for tests that count writes.
     pub calls: Vec<String>,
+    /// Tools that fail (exit 1) when called, for tests of failure paths. Honoured by
+    /// `relation-model-get` and `relation-get`.
+    pub failing: BTreeSet<String>,
 }
 
 /// The in-memory hook tools.
@@ -196,6 +199,9 @@ impl HookTools for FakeHookTools {
         app: bool,
     ) -> Result<Bag, ToolError> {
         let st = self.call("relation-get");
+        if st.failing.contains("relation-get") {
+            return Err(denied("relation-get", "injected failure"));
+        }
         let r = st
             .relations
             .get(relation)
@@ -257,6 +263,9 @@ impl HookTools for FakeHookTools {
 
     fn relation_model_uuid(&self, relation: &RelationId) -> Result<String, ToolError> {
         let st = self.call("relation-model-get");
+        if st.failing.contains("relation-model-get") {
+            return Err(denied("relation-model-get", "injected failure"));
+        }
         st.relations
             .get(relation)
             .map(|r| r.remote_model_uuid.clone())
