@@ -44,7 +44,8 @@ pub struct SourceRef {
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub source: Option<SourceRef>,
-    /// Host name as in the URL, without port (`svc`, `svc.ns`, `svc.ns.svc.cluster.local`).
+    /// Host name as in the URL, without port (`svc`, `svc.ns`, `svc.ns.svc.cluster.local`, or a
+    /// pod of a headless Service: `pod.svc`, `pod.svc.ns`, `pod.svc.ns.svc.cluster.local`).
     pub host: String,
     pub port: u16,
     pub method: String,
@@ -100,18 +101,86 @@ impl Decision {
     }
 }
 
-/// Splits a cluster DNS name into (service, namespace), resolving short names in `default_ns`
-/// as the pod's DNS search path does.
-fn resolve_host<'a>(host: &'a str, default_ns: &'a str) -> Option<(&'a str, &'a str)> {
+/// A name cluster DNS may answer: a Service, or one pod of a headless Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DnsName<'a> {
+    Service {
+        ns: &'a str,
+        svc: &'a str,
+    },
+    Pod {
+        ns: &'a str,
+        svc: &'a str,
+        pod: &'a str,
+    },
+}
+
+/// The names a host may stand for, in the order the pod's resolver tries them: with
+/// `ndots:5` a short name is first tried under the search path `<ns>.svc.cluster.local`,
+/// `svc.cluster.local`, `cluster.local`, then as given. So `a.b` is first pod `a` of the
+/// headless Service `b` in the caller's namespace, then Service `a` in namespace `b`.
+fn dns_candidates<'a>(host: &'a str, default_ns: &'a str) -> Vec<DnsName<'a>> {
+    use DnsName::{Pod, Service};
     let host = host.trim_end_matches('.');
     let parts: Vec<&str> = host.split('.').collect();
     match parts.as_slice() {
-        [svc] => Some((svc, default_ns)),
-        [svc, ns] => Some((svc, ns)),
-        [svc, ns, "svc"] => Some((svc, ns)),
-        [svc, ns, "svc", "cluster", "local"] => Some((svc, ns)),
-        _ => None,
+        [svc] => vec![Service {
+            ns: default_ns,
+            svc,
+        }],
+        [a, b] => vec![
+            Pod {
+                ns: default_ns,
+                svc: b,
+                pod: a,
+            },
+            Service { ns: b, svc: a },
+        ],
+        [a, b, c] => {
+            let mut v = vec![Pod {
+                ns: c,
+                svc: b,
+                pod: a,
+            }];
+            if *c == "svc" {
+                v.push(Service { ns: b, svc: a });
+            }
+            v
+        }
+        [pod, svc, ns, "svc"] | [pod, svc, ns, "svc", "cluster", "local"] => {
+            vec![Pod { ns, svc, pod }]
+        }
+        [svc, ns, "svc", "cluster", "local"] => vec![Service { ns, svc }],
+        _ => Vec::new(),
     }
+}
+
+/// What a host name reaches: the Service it names (with whether the pod was addressed
+/// directly, as for a headless Service) and, for a pod name, that pod.
+struct Resolved<'a> {
+    svc: &'a Service,
+    pod: Option<&'a Pod>,
+}
+
+fn resolve<'a>(snap: &'a Snapshot, host: &str, default_ns: &str) -> Option<Resolved<'a>> {
+    dns_candidates(host, default_ns)
+        .into_iter()
+        .find_map(|name| match name {
+            DnsName::Service { ns, svc } => {
+                snap.service(ns, svc).map(|svc| Resolved { svc, pod: None })
+            }
+            DnsName::Pod { ns, svc, pod } => {
+                let svc = snap.service(ns, svc).filter(|s| s.headless)?;
+                // A pod has a name under the headless Service only if the Service selects it.
+                let pod = snap.pod(ns, pod).filter(|p| {
+                    !svc.selector.is_empty() && labels_select(&svc.selector, &p.labels)
+                })?;
+                Some(Resolved {
+                    svc,
+                    pod: Some(pod),
+                })
+            }
+        })
 }
 
 /// A waypoint binding read from labels: (namespace, name), or `None` if unbound.
@@ -187,10 +256,13 @@ fn labels_select(selector: &snapshot::Labels, labels: &snapshot::Labels) -> bool
 /// Policies the waypoint enforces for traffic to `svc`: `targetRefs` to the Service (in its
 /// namespace), to the waypoint Gateway (in the waypoint's namespace), or to GatewayClass
 /// `istio-waypoint` (root namespace).
+///
+/// `svc` is `None` for pod-addressed traffic (through a workload waypoint): no Service is
+/// the destination, so `targetRefs` to a Service do not apply.
 pub fn waypoint_policies<'a>(
     snap: &Snapshot,
     policies: &'a [Policy],
-    svc: &Service,
+    svc: Option<&Service>,
     w: &Waypoint,
 ) -> Vec<&'a Policy> {
     policies
@@ -198,16 +270,17 @@ pub fn waypoint_policies<'a>(
         .filter(|p| {
             p.target_refs.iter().any(|t| {
                 let ns = t.namespace.as_deref().unwrap_or(&p.namespace);
-                (t.kind == "Service"
-                    && t.group.is_empty()
-                    && ns == svc.namespace
-                    && p.namespace == svc.namespace
-                    && t.name == svc.name)
-                    || (t.kind == "Gateway"
-                        && t.group == "gateway.networking.k8s.io"
-                        && ns == w.namespace
-                        && p.namespace == w.namespace
-                        && t.name == w.name)
+                svc.is_some_and(|svc| {
+                    t.kind == "Service"
+                        && t.group.is_empty()
+                        && ns == svc.namespace
+                        && p.namespace == svc.namespace
+                        && t.name == svc.name
+                }) || (t.kind == "Gateway"
+                    && t.group == "gateway.networking.k8s.io"
+                    && ns == w.namespace
+                    && p.namespace == w.namespace
+                    && t.name == w.name)
                     || (t.kind == "GatewayClass"
                         && t.group == "gateway.networking.k8s.io"
                         && p.namespace == snap.root_namespace
@@ -286,30 +359,52 @@ pub fn evaluate(snap: &Snapshot, req: &Request) -> Decision {
         .filter(|_| src_on_mesh)
         .map(|p| snap.principal(&p.namespace, &p.service_account));
 
-    let Some((svc_name, svc_ns)) = resolve_host(&req.host, src_ns) else {
+    let Some(Resolved {
+        svc,
+        pod: named_pod,
+    }) = resolve(snap, &req.host, src_ns)
+    else {
         return Decision::UnknownHost {
             host: req.host.clone(),
         };
     };
-    let Some(svc) = snap.service(svc_ns, svc_name) else {
-        return Decision::UnknownHost {
-            host: req.host.clone(),
+    // A headless Service's name resolves to its pods' addresses: like a pod's own name, the
+    // traffic is addressed to the pod, not to a Service (no service waypoint, no port mapping).
+    let pod_addressed = named_pod.is_some() || svc.headless;
+    let port_match = |p: &&ServicePort| {
+        if pod_addressed {
+            p.target_port == req.port
+        } else {
+            p.port == req.port
+        }
+    };
+    let Some(sport) = svc.ports.iter().find(port_match) else {
+        return Decision::ConnectionRefused {
+            reason: match named_pod {
+                Some(p) => format!("pod {}/{} has no port {}", p.namespace, p.name, req.port),
+                None => format!(
+                    "service {}/{} has no port {}",
+                    svc.namespace, svc.name, req.port
+                ),
+            },
         };
     };
-    let Some(sport) = svc.ports.iter().find(|p| p.port == req.port) else {
-        return Decision::ConnectionRefused {
-            reason: format!(
-                "service {}/{} has no port {}",
-                svc.namespace, svc.name, req.port
-            ),
-        };
-    };
-    let endpoints = snap.endpoints(svc);
-    // Deterministic: the first ready pod by name answers.
-    let Some(pod) = endpoints.first().copied() else {
-        return Decision::ConnectionRefused {
-            reason: format!("service {}/{} has no ready pod", svc.namespace, svc.name),
-        };
+    let pod = match named_pod {
+        Some(p) if p.ready => p,
+        Some(p) => {
+            return Decision::ConnectionRefused {
+                reason: format!("pod {}/{} is not running", p.namespace, p.name),
+            }
+        }
+        // Deterministic: the first ready pod by name answers.
+        None => match snap.endpoints(svc).first().copied() {
+            Some(p) => p,
+            None => {
+                return Decision::ConnectionRefused {
+                    reason: format!("service {}/{} has no ready pod", svc.namespace, svc.name),
+                }
+            }
+        },
     };
 
     let policies: Vec<Policy> = snap
@@ -336,8 +431,14 @@ pub fn evaluate(snap: &Snapshot, req: &Request) -> Decision {
         headers: req.headers.clone(),
     };
 
-    // Only a client whose ztunnel captures its traffic is steered to the waypoint.
-    let waypoint = if src_on_mesh {
+    // Only a client whose ztunnel captures its traffic is steered to the waypoint; traffic
+    // addressed to a pod only to a waypoint serving workloads (`waypoint-for: workload|all`).
+    let waypoint = if src_on_mesh && pod_addressed {
+        match workload_waypoint(snap, pod) {
+            Ok(w) => w,
+            Err(missing) => return Decision::WaypointUnavailable { waypoint: missing },
+        }
+    } else if src_on_mesh {
         match service_waypoint(snap, svc) {
             Ok(Some(w)) => Some(w),
             Ok(None) => match workload_waypoint(snap, pod) {
@@ -376,7 +477,8 @@ pub fn evaluate(snap: &Snapshot, req: &Request) -> Decision {
             if !w.ready {
                 return Decision::WaypointUnavailable { waypoint: wname };
             }
-            let at_waypoint = waypoint_policies(snap, &policies, svc, w);
+            let at_waypoint =
+                waypoint_policies(snap, &policies, Some(svc).filter(|_| !pod_addressed), w);
             if let Verdict::Deny(policy) = decide(
                 &at_waypoint,
                 &attrs(src_principal.clone()),

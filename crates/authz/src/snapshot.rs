@@ -44,6 +44,9 @@ pub struct Service {
     /// `spec.selector`; a Service without a selector has no endpoints here.
     pub selector: Labels,
     pub ports: Vec<ServicePort>,
+    /// `spec.clusterIP: None`: DNS answers the pods' addresses (and gives each pod selected
+    /// a name `<pod>.<service>.<ns>.svc.cluster.local`), so traffic is pod-addressed.
+    pub headless: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -165,6 +168,7 @@ impl Service {
             labels: labels_at(obj, &["metadata", "labels"]),
             selector: labels_at(obj, &["spec", "selector"]),
             ports,
+            headless: str_at(obj, &["spec", "clusterIP"]) == Some("None"),
         })
     }
 }

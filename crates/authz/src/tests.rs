@@ -58,6 +58,7 @@ impl World {
                     port: 9080,
                     target_port: 9080,
                 }],
+                headless: false,
             });
         }
         snap.pods.push(Pod {
@@ -633,4 +634,140 @@ fn snapshot_from_kubernetes_objects() {
         },
     );
     assert!(is_allowed(&d));
+}
+
+impl World {
+    /// Juju's headless `<app>-endpoints` Service for `details`.
+    fn with_headless_details(mut self) -> World {
+        self.snap.services.push(Service {
+            namespace: "bookinfo".into(),
+            name: "details-endpoints".into(),
+            labels: labels(&[]),
+            selector: labels(&[("app.kubernetes.io/name", "details")]),
+            ports: vec![ServicePort {
+                name: None,
+                port: 9080,
+                target_port: 9080,
+            }],
+            headless: true,
+        });
+        self
+    }
+}
+
+// Kubernetes DNS: a pod selected by a headless Service is `<pod>.<svc>.<ns>.svc.cluster.local`;
+// the resolver's search path (`<ns>.svc.cluster.local`, `svc.cluster.local`) also finds the
+// short forms.
+#[test]
+fn pod_names_under_a_headless_service_resolve_to_that_pod() {
+    let w = World::new().with_headless_details();
+    for host in [
+        "details-0.details-endpoints.bookinfo.svc.cluster.local",
+        "details-0.details-endpoints.bookinfo.svc",
+        "details-0.details-endpoints.bookinfo",
+        "details-0.details-endpoints",
+    ] {
+        assert_eq!(
+            w.call(PP, host, "GET", "/"),
+            Decision::Allowed {
+                namespace: "bookinfo".into(),
+                service: "details-endpoints".into(),
+                pod: "details-0".into(),
+                app: Some("details".into()),
+                waypoint: None
+            },
+            "{host}"
+        );
+    }
+    // `svc.ns` still means a Service when no headless Service `ns` exists.
+    assert!(is_allowed(&w.call(PP, "details.bookinfo", "GET", "/")));
+    for host in [
+        // No such pod.
+        "details-1.details-endpoints.bookinfo.svc.cluster.local",
+        // A pod the headless Service does not select.
+        "pp-0.details-endpoints.bookinfo.svc.cluster.local",
+        // `details` has a cluster IP: no per-pod names.
+        "details-0.details.bookinfo.svc.cluster.local",
+    ] {
+        assert_eq!(
+            w.call(PP, host, "GET", "/"),
+            Decision::UnknownHost { host: host.into() },
+            "{host}"
+        );
+    }
+    // Pod-addressed traffic reaches only the pod's own ports.
+    let d = evaluate(
+        &w.snap,
+        &Request {
+            source: Some(SourceRef {
+                namespace: "bookinfo".into(),
+                pod: "pp-0".into(),
+            }),
+            host: "details-0.details-endpoints.bookinfo.svc.cluster.local".into(),
+            port: 9081,
+            method: "GET".into(),
+            path: "/".into(),
+            headers: vec![],
+        },
+    );
+    assert!(matches!(d, Decision::ConnectionRefused { .. }), "{d:?}");
+}
+
+// WP: a waypoint with `istio.io/waypoint-for: service` handles traffic addressed to the
+// Service only; traffic to a pod's own address meets the destination ztunnel, which enforces
+// selector, namespace-wide and root-namespace policies with the caller's identity (L4).
+#[test]
+fn pod_addressed_traffic_skips_a_service_waypoint_and_is_judged_at_ztunnel() {
+    let mut w = World::new().with_headless_details().with_waypoint().policy(
+        "bookinfo",
+        "details-peers",
+        json!({
+            "selector": {"matchLabels": {"app.kubernetes.io/name": "details"}},
+            "rules": [{
+                "from": [{"source": {"principals": ["cluster.local/ns/bookinfo/sa/details"]}}],
+                "to": [{"operation": {"ports": ["9080"]}}]
+            }]
+        }),
+    );
+    // The namespace is bound to the waypoint too: still not for pod-addressed traffic.
+    w.snap.namespaces[0]
+        .labels
+        .insert("istio.io/use-waypoint".into(), "wp".into());
+    let pod_host = "details-0.details-endpoints.bookinfo.svc.cluster.local";
+    let details = Some(("bookinfo", "details-0"));
+    assert_eq!(
+        w.call(details, pod_host, "GET", "/health"),
+        Decision::Allowed {
+            namespace: "bookinfo".into(),
+            service: "details-endpoints".into(),
+            pod: "details-0".into(),
+            app: Some("details".into()),
+            waypoint: None
+        }
+    );
+    assert_eq!(
+        w.call(PP, pod_host, "GET", "/health"),
+        Decision::DeniedAtZtunnel {
+            pod: "bookinfo/details-0".into(),
+            policy: None
+        }
+    );
+    // The headless Service's own name resolves to the pod addresses as well.
+    assert!(matches!(
+        w.call(PP, "details-endpoints.bookinfo", "GET", "/"),
+        Decision::DeniedAtZtunnel { .. }
+    ));
+    // Addressed to the Service, the same caller goes through the waypoint (whose identity the
+    // selector policy does not allow: the waypoint's upstream connection is reset).
+    assert!(matches!(
+        w.get(PP, "/health"),
+        Decision::UpstreamReset { .. }
+    ));
+
+    // A waypoint for workloads takes pod-addressed traffic.
+    w.snap.waypoints[0].waypoint_for = "all".into();
+    assert!(matches!(
+        w.call(PP, pod_host, "GET", "/health"),
+        Decision::UpstreamReset { ref waypoint, .. } if waypoint == "bookinfo/wp"
+    ));
 }

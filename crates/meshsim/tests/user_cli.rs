@@ -275,3 +275,72 @@ fn shell_syntax_is_refused_not_ignored() {
     );
     assert!(!o.stderr.contains("shell syntax"), "{}", all(&o));
 }
+
+/// A unit reaches a peer by its pod name under Juju's headless `<app>-endpoints` Service. In
+/// Istio ambient such pod-addressed traffic does not go through a waypoint bound with
+/// `istio.io/waypoint-for: service`: the destination ztunnel judges it with the caller's
+/// identity against selector policies, so the details charm's unit policy (its own pods, port
+/// 9080) lets a details unit in and resets the product page's connection.
+#[test]
+fn pod_addressed_traffic_is_judged_by_the_unit_policy_at_ztunnel() {
+    setup();
+    let mut sim = Sim::new(None).expect("simulator starts");
+    for line in [
+        "juju add-model istio-system",
+        "juju deploy istio-k8s --trust",
+        "juju add-model bookinfo",
+        "juju deploy bookinfo-productpage-k8s --trust",
+        "juju deploy bookinfo-details-k8s --trust",
+        "juju deploy istio-beacon-k8s --trust",
+        "juju integrate bookinfo-details-k8s:service-mesh istio-beacon-k8s:service-mesh",
+        "juju integrate bookinfo-productpage-k8s:service-mesh istio-beacon-k8s:service-mesh",
+    ] {
+        let o = run(&mut sim, line);
+        assert_eq!(o.code, 0, "{line}: {}", all(&o));
+    }
+    let pod_url = "http://bookinfo-details-k8s-0.bookinfo-details-k8s-endpoints.bookinfo.svc.cluster.local:9080/health";
+
+    let o = run(
+        &mut sim,
+        &format!("juju exec -u bookinfo-details-k8s/0 -- curl -s {pod_url}"),
+    );
+    assert_eq!(o.code, 0, "{}", all(&o));
+    let a: Value = serde_json::from_str(&o.stdout).expect("JSON answer");
+    assert_eq!(
+        (a["app"].as_str(), a["unit"].as_str(), a["path"].as_str()),
+        (
+            Some("bookinfo-details-k8s"),
+            Some("bookinfo-details-k8s/0"),
+            Some("/health")
+        ),
+        "{}",
+        o.stdout
+    );
+
+    let o = run(
+        &mut sim,
+        &format!("juju exec -u bookinfo-productpage-k8s/0 -- curl -sS {pod_url}"),
+    );
+    // `juju exec` exits 1 and names the task's return code: curl's 56.
+    assert_eq!(o.code, 1, "{}", all(&o));
+    assert!(
+        o.stderr
+            .contains("curl: (56) Recv failure: Connection reset by peer"),
+        "{}",
+        all(&o)
+    );
+    assert!(o.stderr.contains("with return code 56"), "{}", all(&o));
+    assert_eq!(o.stdout, "");
+
+    // The same product page unit addressing the Service goes through the service waypoint,
+    // whose identity the destination ztunnel admits; no application policy of details names
+    // the (unrelated) product page at the waypoint, so it answers: only the pod-addressed
+    // request met the unit policy with the product page's own identity.
+    let o = run(
+        &mut sim,
+        "juju exec -u bookinfo-productpage-k8s/0 -- curl -s http://bookinfo-details-k8s.bookinfo.svc.cluster.local:9080/health",
+    );
+    assert_eq!(o.code, 0, "{}", all(&o));
+    let a: Value = serde_json::from_str(&o.stdout).expect("JSON answer");
+    assert_eq!(a["app"], "bookinfo-details-k8s", "{}", o.stdout);
+}
