@@ -182,11 +182,19 @@ pub fn builtin(store: &kubesim::Store, args: &[String]) -> Output {
                         .to_string(),
                 );
                 if kind == "Pod" {
+                    let (ready, total) = pod_ready(o);
+                    // A pod the kubelet has not reported on yet has no phase: kubectl shows
+                    // it Pending.
                     let phase = o
                         .pointer("/status/phase")
                         .and_then(Value::as_str)
-                        .unwrap_or("Running");
-                    r.extend(["1/1", phase, "0", "1m"].map(String::from));
+                        .unwrap_or("Pending");
+                    r.extend([
+                        format!("{ready}/{total}"),
+                        phase.to_string(),
+                        pod_restarts(o).to_string(),
+                        "1m".to_string(),
+                    ]);
                 } else {
                     r.push("1m".to_string());
                 }
@@ -200,4 +208,44 @@ pub fn builtin(store: &kubesim::Store, args: &[String]) -> Output {
         stdout,
         ..Default::default()
     }
+}
+
+/// The READY column of `kubectl get pods`, as kubectl's printer computes it: containers whose
+/// status is ready and running, out of the containers in the pod's spec (plus sidecar init
+/// containers, `restartPolicy: Always`, which run for the pod's life).
+pub fn pod_ready(pod: &Value) -> (usize, usize) {
+    let list = |path: &str| {
+        pod.pointer(path)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    };
+    let running_ready =
+        |c: &&Value| c["ready"].as_bool() == Some(true) && c.pointer("/state/running").is_some();
+    let sidecars: Vec<&str> = list("/spec/initContainers")
+        .iter()
+        .filter(|c| c["restartPolicy"].as_str() == Some("Always"))
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let total = list("/spec/containers").len() + sidecars.len();
+    let ready = list("/status/containerStatuses")
+        .iter()
+        .filter(running_ready)
+        .count()
+        + list("/status/initContainerStatuses")
+            .iter()
+            .filter(|c| c["name"].as_str().is_some_and(|n| sidecars.contains(&n)))
+            .filter(running_ready)
+            .count();
+    (ready, total)
+}
+
+/// The RESTARTS column: restarts of all the pod's containers.
+fn pod_restarts(pod: &Value) -> i64 {
+    ["/status/containerStatuses", "/status/initContainerStatuses"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .map(|c| c["restartCount"].as_i64().unwrap_or(0))
+        .sum()
 }

@@ -125,6 +125,59 @@ fn builtin_kubectl_get() {
     assert_eq!(o.code, 1);
 }
 
+/// The built-in `kubectl get pods` READY column counts ready, running containers out of the
+/// pod's containers (as kubectl does), instead of always `1/1`; RESTARTS sums the restarts.
+#[test]
+fn builtin_kubectl_get_pods_counts_ready_containers() {
+    let s = kubesim::Store::new();
+    s.create(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}),
+    )
+    .expect("ns");
+    let pod = |name: &str, statuses: serde_json::Value| {
+        let p = s
+            .create(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": "n"},
+                "spec": {"containers": [
+                    {"name": "charm", "image": "i"},
+                    {"name": "app", "image": "i"},
+                    {"name": "extra", "image": "i"}]}}))
+            .expect("pod");
+        let mut p = p;
+        p["status"] = serde_json::json!({"phase": "Running", "containerStatuses": statuses});
+        s.replace_status(p).expect("status");
+    };
+    pod(
+        "all-ready",
+        serde_json::json!([
+            {"name": "charm", "ready": true, "restartCount": 0, "state": {"running": {}}},
+            {"name": "app", "ready": true, "restartCount": 0, "state": {"running": {}}},
+            {"name": "extra", "ready": true, "restartCount": 0, "state": {"running": {}}}]),
+    );
+    pod(
+        "partly-ready",
+        serde_json::json!([
+            {"name": "charm", "ready": true, "restartCount": 1, "state": {"running": {}}},
+            {"name": "app", "ready": false, "restartCount": 2, "state": {"running": {}}},
+            // Ready but not running (terminated): kubectl does not count it.
+            {"name": "extra", "ready": true, "restartCount": 0, "state": {"terminated": {}}}]),
+    );
+    let args = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let o = meshsim::kubectl::builtin(&s, &args("get pods -n n"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let row = |name: &str| -> Vec<String> {
+        o.stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {}", o.stdout))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(row("all-ready")[1..4], ["3/3", "Running", "0"]);
+    assert_eq!(row("partly-ready")[1..4], ["1/3", "Running", "3"]);
+}
+
 #[test]
 fn real_kubectl_talks_to_the_simulated_cluster() {
     if meshsim::kubectl::find_kubectl().is_none() {
