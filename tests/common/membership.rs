@@ -1,0 +1,1 @@
+//! Mesh membership harness (filled in the next step).
