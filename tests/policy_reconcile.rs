@@ -1,77 +1,16 @@
 //! The server-side-apply reconciler against kubesim, through kube-rs over HTTP.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use istio_beacon::charm::authorization_policy_kind;
-use istio_beacon::reconcile::{OwnedSet, ReconcileError, Reconciler};
-use istio_beacon::render::{ownership_labels, AUTHORIZATION_POLICY_SCOPE};
+use common::reconcile::*;
+use istio_beacon::reconcile::{ReconcileError, Reconciler};
 use kubesim::{Fault, Server};
 use serde_json::{json, Value};
 
-const NS: &str = "shop";
-const APP: &str = "beacon";
-
-fn start(with_crd: bool) -> Server {
-    let crd_yaml = if with_crd {
-        vec![kubesim::ISTIO_AUTHORIZATION_POLICY_CRD.to_owned()]
-    } else {
-        vec![]
-    };
-    let server = Server::start(kubesim::Config {
-        crd_yaml,
-        ..kubesim::Config::default()
-    })
-    .expect("kubesim starts");
-    server
-        .store()
-        .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}))
-        .expect("namespace");
-    server
-}
-
-fn client(server: &Server) -> kube::Client {
-    let url = server.url().parse().expect("url");
-    let mut config = kube::Config::new(url);
-    config.default_namespace = NS.to_owned();
-    kube::Client::try_from(config).expect("client")
-}
-
-fn set() -> OwnedSet {
-    OwnedSet::new(
-        authorization_policy_kind(),
-        NS,
-        ownership_labels(APP, NS, AUTHORIZATION_POLICY_SCOPE),
-    )
-}
-
 fn policy(name: &str, port: &str) -> Value {
-    json!({
-        "apiVersion": "security.istio.io/v1",
-        "kind": "AuthorizationPolicy",
-        "metadata": {"name": name, "namespace": NS, "labels": ownership_labels(APP, NS, AUTHORIZATION_POLICY_SCOPE)},
-        "spec": {
-            "targetRefs": [{"group": "", "kind": "Service", "name": "catalogue"}],
-            "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/shop/sa/frontend"]}}],
-                       "to": [{"operation": {"ports": [port]}}]}]
-        }
-    })
-}
-
-fn names_in_cluster(server: &Server) -> Vec<String> {
-    let mut names: Vec<String> = server
-        .store()
-        .list(
-            "security.istio.io/v1",
-            "AuthorizationPolicy",
-            Some(NS),
-            None,
-        )
-        .expect("list")
-        .iter()
-        .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
+    authorization_policy(name, port, true)
 }
 
 /// Requests by verb since the log was last cleared.

@@ -5,6 +5,7 @@
 
 pub mod membership;
 pub mod policy;
+pub mod reconcile;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
