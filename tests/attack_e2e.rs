@@ -13,40 +13,6 @@ use jujusim::DeployArgs;
 use serde_json::{json, Value};
 use service_mesh::Policy;
 
-/// The workload's relation ids on `endpoint` in `model` (as its unit sees them).
-fn relation_id(e: &Env, model: &str, unit: &str, endpoint: &str) -> String {
-    let out = e
-        .ctl
-        .exec(model, unit, &["relation-ids".into(), endpoint.into()])
-        .expect("relation-ids");
-    out.stdout
-        .lines()
-        .next()
-        .expect("one relation")
-        .trim()
-        .to_owned()
-}
-
-fn set_app_data(e: &Env, model: &str, unit: &str, endpoint: &str, kv: &str) {
-    let id = relation_id(e, model, unit, endpoint);
-    let out = e
-        .ctl
-        .exec(
-            model,
-            unit,
-            &[
-                "relation-set".into(),
-                "-r".into(),
-                id,
-                "--app".into(),
-                kv.into(),
-            ],
-        )
-        .expect("relation-set");
-    assert_eq!(out.code, 0, "relation-set: {}", out.stderr);
-    e.ctl.run_until_idle().expect("idle");
-}
-
 // ------------------------------------------------------------------------------------------
 // Helpers of the attacks.
 
@@ -959,31 +925,6 @@ fn a_model_and_app_name_over_62_characters_can_still_hold_policies() {
         "instance label {label:?} ({} chars) is refused: {applied:?}",
         label.len()
     );
-}
-
-/// As the workload's leader: `relation-set --app --file` (for bags too big for an argument).
-fn write_policies_file(e: &Env, app: &str, raw: &str) {
-    let unit = format!("{app}/0");
-    let id = relation_id(e, MODEL, &unit, "service-mesh");
-    let path = e.dir.path().join(format!("{app}-bag.json"));
-    std::fs::write(&path, json!({ "policies": raw }).to_string()).expect("write bag file");
-    let out = e
-        .ctl
-        .exec(
-            MODEL,
-            &unit,
-            &[
-                "relation-set".into(),
-                "-r".into(),
-                id,
-                "--app".into(),
-                "--file".into(),
-                path.display().to_string(),
-            ],
-        )
-        .expect("relation-set");
-    assert_eq!(out.code, 0, "relation-set: {}", out.stderr);
-    e.ctl.run_until_idle().expect("idle");
 }
 
 #[test]

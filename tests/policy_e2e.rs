@@ -315,40 +315,6 @@ fn a_missing_crd_blocks_with_a_clear_message() {
     assert!(msg.contains("AuthorizationPolicy CRD"), "{msg}");
 }
 
-/// The workload's relation ids on `endpoint` in `model` (as its unit sees them).
-fn relation_id(e: &Env, model: &str, unit: &str, endpoint: &str) -> String {
-    let out = e
-        .ctl
-        .exec(model, unit, &["relation-ids".into(), endpoint.into()])
-        .expect("relation-ids");
-    out.stdout
-        .lines()
-        .next()
-        .expect("one relation")
-        .trim()
-        .to_owned()
-}
-
-fn set_app_data(e: &Env, model: &str, unit: &str, endpoint: &str, kv: &str) {
-    let id = relation_id(e, model, unit, endpoint);
-    let out = e
-        .ctl
-        .exec(
-            model,
-            unit,
-            &[
-                "relation-set".into(),
-                "-r".into(),
-                id,
-                "--app".into(),
-                kv.into(),
-            ],
-        )
-        .expect("relation-set");
-    assert_eq!(out.code, 0, "relation-set: {}", out.stderr);
-    e.ctl.run_until_idle().expect("idle");
-}
-
 #[test]
 fn a_cross_model_service_mesh_relation_needs_the_namespace_opted_in() {
     let e = env();

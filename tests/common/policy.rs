@@ -76,35 +76,55 @@ pub fn setup(e: &Env, workloads: &[&str]) {
 /// As the workload's leader: `relation-set --app policies=<raw>` on its service-mesh relation.
 pub fn write_policies(e: &Env, app: &str, raw: &str) {
     let unit = format!("{app}/0");
-    let ids = e
+    relation_set_app(
+        e,
+        MODEL,
+        &unit,
+        "service-mesh",
+        &[format!("policies={raw}")],
+    );
+}
+
+/// As the workload's leader: `relation-set --app --file` (for bags too big for an argument).
+pub fn write_policies_file(e: &Env, app: &str, raw: &str) {
+    let unit = format!("{app}/0");
+    let path = e.dir.path().join(format!("{app}-bag.json"));
+    std::fs::write(&path, json!({ "policies": raw }).to_string()).expect("write bag file");
+    relation_set_app(
+        e,
+        MODEL,
+        &unit,
+        "service-mesh",
+        &["--file".into(), path.display().to_string()],
+    );
+}
+
+/// The workload's relation ids on `endpoint` in `model` (as its unit sees them).
+pub fn relation_id(e: &Env, model: &str, unit: &str, endpoint: &str) -> String {
+    let out = e
         .ctl
-        .exec(
-            MODEL,
-            &unit,
-            &["relation-ids".into(), "service-mesh".into()],
-        )
+        .exec(model, unit, &["relation-ids".into(), endpoint.into()])
         .expect("relation-ids");
-    let id = ids
-        .stdout
+    out.stdout
         .lines()
         .next()
         .expect("one relation")
         .trim()
-        .to_owned();
-    let out = e
-        .ctl
-        .exec(
-            MODEL,
-            &unit,
-            &[
-                "relation-set".into(),
-                "-r".into(),
-                id,
-                "--app".into(),
-                format!("policies={raw}"),
-            ],
-        )
-        .expect("relation-set");
+        .to_owned()
+}
+
+/// As `unit`: `relation-set --app <kv>` on its (first) `endpoint` relation, then run until idle.
+pub fn set_app_data(e: &Env, model: &str, unit: &str, endpoint: &str, kv: &str) {
+    relation_set_app(e, model, unit, endpoint, &[kv.to_owned()]);
+}
+
+/// As `unit`: `relation-set -r <id> --app <args>` on its (first) `endpoint` relation; it must
+/// succeed; then run until idle.
+pub fn relation_set_app(e: &Env, model: &str, unit: &str, endpoint: &str, args: &[String]) {
+    let id = relation_id(e, model, unit, endpoint);
+    let mut argv: Vec<String> = vec!["relation-set".into(), "-r".into(), id, "--app".into()];
+    argv.extend_from_slice(args);
+    let out = e.ctl.exec(model, unit, &argv).expect("relation-set");
     assert_eq!(out.code, 0, "relation-set: {}", out.stderr);
     e.ctl.run_until_idle().expect("idle");
 }
