@@ -2,11 +2,14 @@
 //! same endpoints and config as the Python beacon, bases ubuntu 24.04 amd64, and `dispatch` an
 //! executable x86-64 ELF that needs no glibc newer than 2.35.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use common::{istio_crds, start_in, Env};
 use serde_yaml::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_istio-beacon-k8s");
@@ -210,57 +213,14 @@ fn pack_refuses_what_is_not_an_elf_binary() {
     assert!(!out.exists(), "nothing written on failure");
 }
 
-/// jujusim's multi-call hook tool, built next to this test binary (Cargo builds a dependency's
-/// binaries only for its own tests, so build it once here; a no-op when fresh).
-fn hook_tool_exe() -> PathBuf {
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    let exe = std::env::current_exe().expect("test exe path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf();
-    BUILD.call_once(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = std::process::Command::new(cargo);
-        cmd.args([
-            "build",
-            "--quiet",
-            "-p",
-            "jujusim",
-            "--bin",
-            "jujusim-hook-tool",
-        ]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo");
-        assert!(status.success(), "building jujusim-hook-tool failed");
-    });
-    dir.join("jujusim-hook-tool")
-}
-
 /// Deploys `charm` (a `.charm` zip or a directory) as `app` in a fresh model and returns the
 /// unit's workload status and the waypoint Gateway the charm created, if any.
 fn deploy_in_jujusim(charm: &Path, app: &str) -> (String, String, Option<serde_json::Value>) {
-    let kube = std::sync::Arc::new(
-        kubesim::Server::start(kubesim::Config {
-            crd_yaml: vec![
-                kubesim::ISTIO_AUTHORIZATION_POLICY_CRD.to_owned(),
-                kubesim::GATEWAY_CRD.to_owned(),
-            ],
-            ..kubesim::Config::default()
-        })
-        .expect("kubesim"),
-    );
-    let work = tempfile::tempdir().expect("tempdir");
-    let ctl = jujusim::Controller::new(jujusim::ControllerOptions {
-        kube: kube.clone(),
-        hook_tool_exe: hook_tool_exe(),
-        work_dir: work.path().join("work"),
-    })
-    .expect("controller");
-    ctl.add_model("pack").expect("model");
+    let Env {
+        kube,
+        dir: _work,
+        ctl,
+    } = start_in("pack", istio_crds());
     let mut args = jujusim::DeployArgs::new(charm);
     args.app = Some(app.to_owned());
     args.trust = true;
