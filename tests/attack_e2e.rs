@@ -482,21 +482,7 @@ fn an_in_model_scraper_cannot_claim_another_identity_through_cmr_data() {
 fn dropping_a_namespace_from_cross_model_namespaces_removes_what_was_written_there() {
     let e = env();
     setup(&e, &[]);
-    e.ctl.add_model("other").expect("model");
-    let w = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
-    let mut a = DeployArgs::new(&w);
-    a.app = Some("catalogue".into());
-    e.ctl.deploy("other", a).expect("deploy");
-    e.ctl
-        .offer(MODEL, "beacon:service-mesh", None)
-        .expect("offer");
-    let saas = e
-        .ctl
-        .consume("other", "shop.beacon", None)
-        .expect("consume");
-    e.ctl
-        .integrate("other", &saas, "catalogue:service-mesh")
-        .expect("integrate");
+    cross_model_consumer(&e, "other", "catalogue");
     let set_ns = |v: &str| {
         e.ctl
             .set_config(
@@ -534,21 +520,7 @@ fn dropping_a_namespace_from_cross_model_namespaces_removes_what_was_written_the
 fn management_off_then_app_removal_leave_nothing_in_opted_in_namespaces() {
     let e = env();
     setup(&e, &[]);
-    e.ctl.add_model("other").expect("model");
-    let w = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
-    let mut a = DeployArgs::new(&w);
-    a.app = Some("catalogue".into());
-    e.ctl.deploy("other", a).expect("deploy");
-    e.ctl
-        .offer(MODEL, "beacon:service-mesh", None)
-        .expect("offer");
-    let saas = e
-        .ctl
-        .consume("other", "shop.beacon", None)
-        .expect("consume");
-    e.ctl
-        .integrate("other", &saas, "catalogue:service-mesh")
-        .expect("integrate");
+    cross_model_consumer(&e, "other", "catalogue");
     let set = |k: &str, v: &str| {
         e.ctl
             .set_config(

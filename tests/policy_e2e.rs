@@ -319,21 +319,7 @@ fn a_missing_crd_blocks_with_a_clear_message() {
 fn a_cross_model_service_mesh_relation_needs_the_namespace_opted_in() {
     let e = env();
     setup(&e, &[]);
-    e.ctl.add_model("other").expect("model");
-    let w = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
-    let mut a = DeployArgs::new(&w);
-    a.app = Some("catalogue".into());
-    e.ctl.deploy("other", a).expect("deploy");
-    e.ctl
-        .offer(MODEL, "beacon:service-mesh", None)
-        .expect("offer");
-    let saas = e
-        .ctl
-        .consume("other", "shop.beacon", None)
-        .expect("consume");
-    e.ctl
-        .integrate("other", &saas, "catalogue:service-mesh")
-        .expect("integrate");
+    let saas = cross_model_consumer(&e, "other", "catalogue");
     e.ctl.run_until_idle().expect("idle");
 
     // The consumer library in model `other` targets its own namespace.

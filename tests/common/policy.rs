@@ -73,6 +73,27 @@ pub fn setup(e: &Env, workloads: &[&str]) {
     e.ctl.run_until_idle().expect("idle");
 }
 
+/// A mesh consumer `app` deployed in a new model `model`, related across models to the beacon's
+/// offered `service-mesh` endpoint (not yet run until idle). Returns the consumed offer's name.
+pub fn cross_model_consumer(e: &Env, model: &str, app: &str) -> String {
+    e.ctl.add_model(model).expect("model");
+    let w = workload_charm(e.dir.path(), app, MESH_CONSUMER);
+    let mut a = DeployArgs::new(&w);
+    a.app = Some(app.into());
+    e.ctl.deploy(model, a).expect("deploy");
+    e.ctl
+        .offer(MODEL, &format!("{BEACON}:service-mesh"), None)
+        .expect("offer");
+    let saas = e
+        .ctl
+        .consume(model, &format!("{MODEL}.{BEACON}"), None)
+        .expect("consume");
+    e.ctl
+        .integrate(model, &saas, &format!("{app}:service-mesh"))
+        .expect("integrate");
+    saas
+}
+
 /// As the workload's leader: `relation-set --app policies=<raw>` on its service-mesh relation.
 pub fn write_policies(e: &Env, app: &str, raw: &str) {
     let unit = format!("{app}/0");
