@@ -691,14 +691,7 @@ fn management_off_while_deletes_fail_converges_and_on_again_restores() {
 #[test]
 fn a_leader_change_while_data_changes_converges_on_the_new_leader() {
     let e = env();
-    let beacon = beacon_charm(e.dir.path());
-    deploy(&e, &beacon, BEACON, 2, true);
-    let c = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
-    deploy(&e, &c, "catalogue", 1, false);
-    e.ctl
-        .integrate(MODEL, "beacon:service-mesh", "catalogue:service-mesh")
-        .expect("integrate");
-    e.ctl.run_until_idle().expect("idle");
+    setup_with_units(&e, 2, &["catalogue"]);
     let p = policy("frontend", "catalogue", 8080);
     write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p)));
     // The leader's next write fails, then the leader goes away before the retry.

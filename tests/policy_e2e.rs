@@ -115,14 +115,7 @@ fn flipping_manage_authorization_policies_removes_and_restores() {
 #[test]
 fn only_the_leader_reconciles_and_a_new_leader_takes_over() {
     let e = env();
-    let beacon = beacon_charm(e.dir.path());
-    deploy(&e, &beacon, BEACON, 2, true);
-    let c = workload_charm(e.dir.path(), "catalogue", MESH_CONSUMER);
-    deploy(&e, &c, "catalogue", 1, false);
-    e.ctl
-        .integrate(MODEL, "beacon:service-mesh", "catalogue:service-mesh")
-        .expect("integrate");
-    e.ctl.run_until_idle().expect("idle");
+    setup_with_units(&e, 2, &["catalogue"]);
     let p = policy("frontend", "catalogue", 8080);
     write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p)));
     assert_eq!(names(&e), vec![name_of(&p)]);

@@ -57,8 +57,13 @@ pub fn deploy(e: &Env, charm: &Path, app: &str, units: u32, trust: bool) {
 /// The beacon (trusted, one unit) and one mesh consumer per name in `workloads`, each related
 /// to the beacon, then run until idle.
 pub fn setup(e: &Env, workloads: &[&str]) {
+    setup_with_units(e, 1, workloads);
+}
+
+/// As [`setup`], with `beacon_units` units of the beacon.
+pub fn setup_with_units(e: &Env, beacon_units: u32, workloads: &[&str]) {
     let beacon = beacon_charm(e.dir.path());
-    deploy(e, &beacon, BEACON, 1, true);
+    deploy(e, &beacon, BEACON, beacon_units, true);
     for w in workloads {
         let c = workload_charm(e.dir.path(), w, MESH_CONSUMER);
         deploy(e, &c, w, 1, false);
