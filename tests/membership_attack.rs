@@ -392,19 +392,7 @@ fn a_blocked_beacon_still_puts_its_consumers_behind_its_own_waypoint() {
     e.deploy_beacon("other", 1, &[("model-on-mesh", "true")]);
     e.deploy_beacon(BEACON, 1, &[("model-on-mesh", "true")]);
     assert_eq!(e.unit_status(BEACON, 0).0, "blocked");
-    let app = workload_charm(
-        e.dir.path(),
-        "shopfront",
-        "requires:\n  service-mesh:\n    interface: service_mesh\n",
-    );
-    let mut a = DeployArgs::new(app);
-    a.app = Some("shopfront".into());
-    e.ctl.deploy(MODEL, a).expect("deploy workload");
-    let rel = e
-        .ctl
-        .integrate(MODEL, "beacon:service-mesh", "shopfront:service-mesh")
-        .expect("integrate");
-    e.ctl.run_until_idle().expect("idle");
+    let rel = e.relate_consumer("shopfront");
     let labels = |e: &Env| -> BTreeMap<String, String> {
         let (apps, _) = e.ctl.relation_data(MODEL, rel).expect("relation data");
         serde_json::from_str(apps[BEACON].get("labels").expect("labels")).expect("labels JSON")

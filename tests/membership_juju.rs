@@ -131,19 +131,7 @@ fn the_waypoint_follows_scaling_1_3_1_and_readiness_is_reported_without_blocking
 fn consumers_get_the_mesh_labels_and_mesh_type() {
     let e = env();
     e.deploy_beacon(BEACON, 1, &[]);
-    let app = workload_charm(
-        e.dir.path(),
-        "shopfront",
-        "requires:\n  service-mesh:\n    interface: service_mesh\n",
-    );
-    let mut a = DeployArgs::new(app);
-    a.app = Some("shopfront".into());
-    e.ctl.deploy(MODEL, a).expect("deploy workload");
-    let rel = e
-        .ctl
-        .integrate(MODEL, "beacon:service-mesh", "shopfront:service-mesh")
-        .expect("integrate");
-    e.ctl.run_until_idle().expect("idle");
+    let rel = e.relate_consumer("shopfront");
     let (apps, _) = e.ctl.relation_data(MODEL, rel).expect("relation data");
     let bag = &apps[BEACON];
     let labels: BTreeMap<String, String> =

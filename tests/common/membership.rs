@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use jujusim::DeployArgs;
+use jujusim::{DeployArgs, RelationId};
 use serde_json::{json, Value};
 
-use super::{reused_beacon_charm, start, Env, MODEL};
+use super::{reused_beacon_charm, start, workload_charm, Env, BEACON, MODEL};
 
 pub const WAYPOINT: &str = "shop-beacon-waypoint";
 pub const MANAGED_BY: &str = "charms.canonical.com/istio.io.waypoint.managed-by";
@@ -36,6 +36,29 @@ impl Env {
             .collect();
         self.ctl.deploy(MODEL, a).expect("deploy beacon");
         self.ctl.run_until_idle().expect("idle");
+    }
+
+    /// A service-mesh consumer `app` deployed and related to the beacon, run until idle;
+    /// returns the relation.
+    pub fn relate_consumer(&self, app: &str) -> RelationId {
+        let charm = workload_charm(
+            self.dir.path(),
+            app,
+            "requires:\n  service-mesh:\n    interface: service_mesh\n",
+        );
+        let mut a = DeployArgs::new(charm);
+        a.app = Some(app.into());
+        self.ctl.deploy(MODEL, a).expect("deploy workload");
+        let rel = self
+            .ctl
+            .integrate(
+                MODEL,
+                &format!("{BEACON}:service-mesh"),
+                &format!("{app}:service-mesh"),
+            )
+            .expect("integrate");
+        self.ctl.run_until_idle().expect("idle");
+        rel
     }
 
     pub fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
