@@ -808,21 +808,7 @@ fn the_vectors_written_as_relation_data_become_exactly_the_python_objects() {
         assert_eq!(out.code, 0, "{id}: {}", out.stderr);
         ctl.run_until_idle().expect("idle");
 
-        let live: BTreeMap<String, Value> = kube
-            .store()
-            .list(AP.0, AP.1, None, None)
-            .expect("list")
-            .into_iter()
-            .map(|o| {
-                (
-                    o["metadata"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    o,
-                )
-            })
-            .collect();
+        let live = policies_by_name(&kube, None);
         let want = case["authorization_policies"].as_array().expect("objects");
 
         assert_eq!(live.len(), want.len(), "{id}: {:?}", live.keys());

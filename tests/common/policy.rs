@@ -175,9 +175,13 @@ pub fn name_of(p: &Policy) -> String {
 }
 
 pub fn policies_in_cluster(e: &Env) -> BTreeMap<String, Value> {
-    e.kube
-        .store()
-        .list(AP.0, AP.1, Some(MODEL), None)
+    policies_by_name(&e.kube, Some(MODEL))
+}
+
+/// The AuthorizationPolicies in namespace `ns` (all namespaces if `None`), by name.
+pub fn policies_by_name(kube: &kubesim::Server, ns: Option<&str>) -> BTreeMap<String, Value> {
+    kube.store()
+        .list(AP.0, AP.1, ns, None)
         .expect("list")
         .into_iter()
         .map(|o| {
