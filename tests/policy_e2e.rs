@@ -146,6 +146,55 @@ fn only_the_leader_reconciles_and_a_new_leader_takes_over() {
 }
 
 #[test]
+fn a_unit_that_loses_leadership_stands_by_and_reconciles_again_when_it_regains_it() {
+    let e = env();
+    setup_with_units(&e, 2, &["catalogue"]);
+    let p1 = policy("frontend", "catalogue", 8080);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p1)));
+    assert_eq!(names(&e), vec![name_of(&p1)]);
+    let standby = (
+        "active".to_owned(),
+        "Backup unit; standing by for leader takeover".to_owned(),
+    );
+
+    // Leadership moves to beacon/1 without beacon/0 going away.
+    e.ctl
+        .move_leadership(MODEL, "beacon/1")
+        .expect("move leadership");
+    e.ctl.run_until_idle().expect("idle");
+    let p2 = policy("frontend", "catalogue", 7070);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p2)));
+    assert_eq!(names(&e), vec![name_of(&p2)], "the new leader reconciles");
+    assert_eq!(
+        unit_status(&e, "beacon/0"),
+        standby,
+        "the old leader stands by"
+    );
+    assert_eq!(
+        unit_status(&e, "beacon/1"),
+        ("active".into(), "1 authorization policy".into())
+    );
+
+    // And back: beacon/0 regains leadership and keeps policies in step again.
+    e.ctl
+        .move_leadership(MODEL, "beacon/0")
+        .expect("move leadership back");
+    e.ctl.run_until_idle().expect("idle");
+    let p3 = policy("frontend", "catalogue", 6060);
+    write_policies(&e, "catalogue", &bag(std::slice::from_ref(&p3)));
+    assert_eq!(
+        names(&e),
+        vec![name_of(&p3)],
+        "the regained leader reconciles"
+    );
+    assert_eq!(
+        unit_status(&e, "beacon/0"),
+        ("active".into(), "1 authorization policy".into())
+    );
+    assert_eq!(unit_status(&e, "beacon/1"), standby);
+}
+
+#[test]
 fn an_api_failure_fails_the_hook_keeps_everything_and_the_retry_converges() {
     let e = env();
     setup(&e, &["catalogue"]);

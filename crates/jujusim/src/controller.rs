@@ -565,6 +565,31 @@ impl Controller {
         Ok(())
     }
 
+    /// Moves leadership to `unit` (`app/n`), as Juju does when the leader's lease lapses (an
+    /// agent restart, a network partition): the old leader simply stops being leader (Juju runs
+    /// no hook for losing it; `is-leader` answers false from now on) and the new one gets
+    /// `leader-elected`. Moving it to the current leader changes nothing.
+    pub fn move_leadership(&self, model: &str, unit: &str) -> Result<()> {
+        let mut g = self.lock();
+        let (app, n) = unit
+            .split_once('/')
+            .and_then(|(a, n)| Some((a.to_string(), n.parse::<u32>().ok()?)))
+            .ok_or_else(|| Error::juju(format!("invalid unit name \"{unit}\"")))?;
+        let a = g.app_mut(model, &app)?;
+        if a.units.get(&n).is_none_or(|u| u.dying) {
+            return Err(Error::NotFound(format!("unit \"{unit}\" not found")));
+        }
+        if a.leader == Some(n) {
+            return Ok(());
+        }
+        a.leader = Some(n);
+        g.queue(
+            &format!("{model}:{app}/{n}"),
+            Event::simple(EventKind::LeaderElected),
+        );
+        Ok(())
+    }
+
     /// `juju scale-application`: adds units or removes the highest-numbered ones.
     pub fn scale(&self, model: &str, app: &str, n: u32) -> Result<()> {
         let mut g = self.lock();

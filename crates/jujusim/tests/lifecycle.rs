@@ -184,6 +184,34 @@ fn leader_change_on_removal() {
 }
 
 #[test]
+fn leadership_moves_without_removal_and_back() {
+    let e = env();
+    e.ctl.add_model("m").unwrap();
+    let p = charm(e.dir.path(), "prov", PROVIDER_META, "", "", NOOP);
+    deploy(&e, "m", &p, "prov", 2);
+    e.ctl.run_until_idle().unwrap();
+    e.ctl.move_leadership("m", "prov/1").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        sh(&e, "m", "prov/0", "is-leader --format=json").stdout,
+        "false\n"
+    );
+    assert_eq!(
+        sh(&e, "m", "prov/1", "is-leader --format=json").stdout,
+        "true\n"
+    );
+    assert!(hooks_of(&e, "m", "prov/1").contains(&"leader-elected".to_string()));
+    e.ctl.move_leadership("m", "prov/0").unwrap();
+    e.ctl.run_until_idle().unwrap();
+    assert_eq!(
+        sh(&e, "m", "prov/0", "is-leader --format=json").stdout,
+        "true\n"
+    );
+    assert!(e.ctl.status("m").unwrap().applications["prov"].units["prov/0"].leader);
+    assert!(e.ctl.move_leadership("m", "prov/7").is_err());
+}
+
+#[test]
 fn failed_hook_discards_changes_and_is_retried() {
     let e = env();
     e.ctl.add_model("m").unwrap();
