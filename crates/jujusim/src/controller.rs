@@ -553,10 +553,7 @@ impl Controller {
     /// `juju remove-unit app/n`.
     pub fn remove_unit(&self, model: &str, unit: &str) -> Result<()> {
         let mut g = self.lock();
-        let (app, n) = unit
-            .split_once('/')
-            .and_then(|(a, n)| Some((a.to_string(), n.parse::<u32>().ok()?)))
-            .ok_or_else(|| Error::juju(format!("invalid unit name \"{unit}\"")))?;
+        let (app, n) = parse_unit_name(unit)?;
         let a = g.app(model, &app)?;
         if a.units.get(&n).is_none_or(|u| u.dying) {
             return Err(Error::NotFound(format!("unit \"{unit}\" not found")));
@@ -571,10 +568,7 @@ impl Controller {
     /// `leader-elected`. Moving it to the current leader changes nothing.
     pub fn move_leadership(&self, model: &str, unit: &str) -> Result<()> {
         let mut g = self.lock();
-        let (app, n) = unit
-            .split_once('/')
-            .and_then(|(a, n)| Some((a.to_string(), n.parse::<u32>().ok()?)))
-            .ok_or_else(|| Error::juju(format!("invalid unit name \"{unit}\"")))?;
+        let (app, n) = parse_unit_name(unit)?;
         let a = g.app_mut(model, &app)?;
         if a.units.get(&n).is_none_or(|u| u.dying) {
             return Err(Error::NotFound(format!("unit \"{unit}\" not found")));
@@ -2677,4 +2671,11 @@ fn running_pod_status(pod: &Value, ip: &str) -> Value {
         status["initContainerStatuses"] = Value::Array(init);
     }
     status
+}
+
+/// `app/n` as (app, n); anything else is Juju's "invalid unit name" error.
+fn parse_unit_name(unit: &str) -> Result<(String, u32)> {
+    unit.split_once('/')
+        .and_then(|(a, n)| Some((a.to_string(), n.parse::<u32>().ok()?)))
+        .ok_or_else(|| Error::juju(format!("invalid unit name \"{unit}\"")))
 }

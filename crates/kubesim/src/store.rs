@@ -299,32 +299,34 @@ impl Store {
             .map(String::from)
     }
 
-    /// Create an object (like POST). Namespaced kinds without `metadata.namespace` go to `default`.
-    pub fn create(&self, obj: Value) -> Result<Value, ApiError> {
-        let mut g = self.lock();
+    /// Where an object given whole belongs: its resource key and version, its namespace
+    /// (`default` when unset, ignored for cluster-scoped kinds) and its name.
+    fn locate(inner: &Inner, obj: &Value) -> Result<(String, String, String, String), ApiError> {
         let (key, ver) = Self::resolve(
-            &g,
+            inner,
             obj["apiVersion"].as_str().unwrap_or(""),
             obj["kind"].as_str().unwrap_or(""),
         )?;
-        let ns = Self::obj_ns(&obj).unwrap_or_else(|| "default".into());
+        let ns = Self::obj_ns(obj).unwrap_or_else(|| "default".into());
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        Ok((key, ver, ns, name))
+    }
+
+    /// Create an object (like POST). Namespaced kinds without `metadata.namespace` go to `default`.
+    pub fn create(&self, obj: Value) -> Result<Value, ApiError> {
+        let mut g = self.lock();
+        let (key, ver, ns, _) = Self::locate(&g, &obj)?;
         g.create(&key, &ver, Some(&ns), obj, &WriteOptions::default())
     }
 
     /// Replace an object (like PUT); a `metadata.resourceVersion` that is not current is a 409 Conflict.
     pub fn update(&self, obj: Value) -> Result<Value, ApiError> {
         let mut g = self.lock();
-        let (key, ver) = Self::resolve(
-            &g,
-            obj["apiVersion"].as_str().unwrap_or(""),
-            obj["kind"].as_str().unwrap_or(""),
-        )?;
-        let ns = Self::obj_ns(&obj).unwrap_or_else(|| "default".into());
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let (key, ver, ns, name) = Self::locate(&g, &obj)?;
         g.update(
             &key,
             &ver,
@@ -339,17 +341,7 @@ impl Store {
     /// Server-side apply of `obj` as `field_manager`.
     pub fn apply(&self, obj: Value, field_manager: &str, force: bool) -> Result<Value, ApiError> {
         let mut g = self.lock();
-        let (key, ver) = Self::resolve(
-            &g,
-            obj["apiVersion"].as_str().unwrap_or(""),
-            obj["kind"].as_str().unwrap_or(""),
-        )?;
-        let ns = Self::obj_ns(&obj).unwrap_or_else(|| "default".into());
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let (key, ver, ns, name) = Self::locate(&g, &obj)?;
         let opts = WriteOptions {
             field_manager: field_manager.to_string(),
             force,
@@ -445,17 +437,7 @@ impl Store {
     /// Replace the status subresource (PUT .../status): only `status` of `obj` is taken.
     pub fn replace_status(&self, obj: Value) -> Result<Value, ApiError> {
         let mut g = self.lock();
-        let (key, ver) = Self::resolve(
-            &g,
-            obj["apiVersion"].as_str().unwrap_or(""),
-            obj["kind"].as_str().unwrap_or(""),
-        )?;
-        let ns = Self::obj_ns(&obj).unwrap_or_else(|| "default".into());
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let (key, ver, ns, name) = Self::locate(&g, &obj)?;
         g.update(
             &key,
             &ver,
