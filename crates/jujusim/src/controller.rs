@@ -875,20 +875,7 @@ impl Controller {
                 "application offer \"admin/{model}.{name}\" not found"
             )));
         }
-        let uids: Vec<u64> = g
-            .state
-            .relations
-            .values()
-            .filter(|r| {
-                r.cmr
-                    .as_ref()
-                    .is_some_and(|c| c.offer_model == model && c.offer_name == name)
-            })
-            .map(|r| r.uid)
-            .collect();
-        for uid in uids {
-            g.remove_relation_uid(uid);
-        }
+        g.remove_cmr_relations(|c| c.offer_model == model && c.offer_name == name);
         for m in g.state.models.values_mut() {
             m.saas
                 .retain(|_, s| !(s.offer_model == model && s.offer_name == name));
@@ -949,20 +936,7 @@ impl Controller {
                 "saas application \"{name}\" not found"
             )));
         }
-        let uids: Vec<u64> = g
-            .state
-            .relations
-            .values()
-            .filter(|r| {
-                r.cmr
-                    .as_ref()
-                    .is_some_and(|c| c.consumer_model == model && c.saas_name == name)
-            })
-            .map(|r| r.uid)
-            .collect();
-        for uid in uids {
-            g.remove_relation_uid(uid);
-        }
+        g.remove_cmr_relations(|c| c.consumer_model == model && c.saas_name == name);
         g.model_mut(model)?.saas.remove(name);
         Ok(())
     }
@@ -1879,6 +1853,20 @@ impl Inner {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Removes every cross-model relation whose link matches `matches`.
+    fn remove_cmr_relations(&mut self, matches: impl Fn(&CmrLink) -> bool) {
+        let uids: Vec<u64> = self
+            .state
+            .relations
+            .values()
+            .filter(|r| r.cmr.as_ref().is_some_and(&matches))
+            .map(|r| r.uid)
+            .collect();
+        for uid in uids {
+            self.remove_relation_uid(uid);
+        }
     }
 
     fn remove_relation_uid(&mut self, uid: u64) {

@@ -395,19 +395,15 @@ impl Store {
         name: &str,
         patch: Value,
     ) -> Result<Value, ApiError> {
-        let mut g = self.lock();
-        let (key, ver) = Self::resolve(&g, api_version, kind)?;
-        g.patch(
-            &key,
-            &ver,
-            namespace.or(Some("default")),
+        self.patch(
+            api_version,
+            kind,
+            namespace,
             name,
             PatchType::Merge,
             patch,
             &WriteOptions::default(),
-            false,
         )
-        .map(|r| r.object)
     }
 
     /// Strategic merge patch (built-in kinds only, as on the real server).
@@ -419,19 +415,15 @@ impl Store {
         name: &str,
         patch: Value,
     ) -> Result<Value, ApiError> {
-        let mut g = self.lock();
-        let (key, ver) = Self::resolve(&g, api_version, kind)?;
-        g.patch(
-            &key,
-            &ver,
-            namespace.or(Some("default")),
+        self.patch(
+            api_version,
+            kind,
+            namespace,
             name,
             PatchType::Strategic,
             patch,
             &WriteOptions::default(),
-            false,
         )
-        .map(|r| r.object)
     }
 
     /// Replace the status subresource (PUT .../status): only `status` of `obj` is taken.
